@@ -1,0 +1,1 @@
+//! Differentiable prior models (issue 8).
