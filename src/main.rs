@@ -1,1 +1,62 @@
-fn main() {}
+//! `mpg`: the command-line front of the workspace. Each subcommand is a short function over
+//! library calls; errors are printed once, with their chain, and pick the exit code here:
+//! 2 for bad input (usage, files, values), 1 for everything else.
+
+mod cmd_env;
+mod table_io;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Mixed Policy Gradient: simulators, prior models, learners and the paper's benchmark.
+#[derive(Parser)]
+#[command(name = "mpg", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Step, roll out and check the tasks' simulators
+    #[command(subcommand)]
+    Env(cmd_env::EnvCommand),
+}
+
+/// An error caused by the user's input: exit code 2, like clap's usage errors.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for InputError {}
+
+/// Shorthand for returning an [`InputError`].
+#[macro_export]
+macro_rules! input_err {
+    ($($arg:tt)*) => { anyhow::Error::new($crate::InputError(format!($($arg)*))) };
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Env(c) => cmd_env::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if e.chain().any(|c| c.is::<InputError>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

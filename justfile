@@ -1,0 +1,36 @@
+# mpg tasks. From a fresh clone, call these through `scripts/just RECIPE`, which installs
+# libtorch (and `just` itself) into the checkout first; afterwards plain `just RECIPE` works.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @{{just_executable()}} --list --justfile {{justfile()}}
+
+# Install libtorch into .venv (idempotent; seconds on a second run)
+setup:
+    scripts/setup.sh
+
+# The main job on a small default: the spec §5 linear controller driving 4096 path-tracking vehicles
+demo: setup
+    cargo run --release --quiet -- env rollout --task path-tracking --policy linear --agents 4096 --steps 200 --threads 2
+
+# The test suite CI runs (each test in its own process: tch's seed and threads are process-wide)
+test: setup
+    cargo nextest run --workspace --no-fail-fast
+
+# Formatting and lints, as CI checks them
+lint: setup
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# CI: the tests, then formatting and lints
+ci: test lint
+
+# Criterion benchmarks of the simulators (throughput at 256 and 4096 agents, 1 and 2 threads)
+bench-sim: setup
+    cargo bench -p mpg-envs --bench sim
+
+# All criterion benchmarks
+bench-perf: setup
+    cargo bench --workspace
