@@ -1,11 +1,11 @@
 //! `mpg env …`: the simulators (and, with `--model`, the prior models) on users' data.
 
-use crate::table_io::{read_obs_act, write_atomic};
 use crate::input_err;
+use crate::table_io::{read_obs_act, write_atomic};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use mpg_envs::policy::FixedPolicy;
-use mpg_envs::{Sim, Task, Termination, make_sim};
+use mpg_envs::{Task, Termination, make_sim};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -97,11 +97,23 @@ fn step(a: StepArgs) -> Result<()> {
         wr.write_record(header(spec.obs_dim, spec.act_dim, false))?;
         for i in 0..n {
             let mut rec: Vec<String> = Vec::new();
-            rec.extend(table.obs[i * spec.obs_dim..(i + 1) * spec.obs_dim].iter().map(f32::to_string));
-            rec.extend(table.act[i * spec.act_dim..(i + 1) * spec.act_dim].iter().map(f32::to_string));
+            rec.extend(
+                table.obs[i * spec.obs_dim..(i + 1) * spec.obs_dim]
+                    .iter()
+                    .map(f32::to_string),
+            );
+            rec.extend(
+                table.act[i * spec.act_dim..(i + 1) * spec.act_dim]
+                    .iter()
+                    .map(f32::to_string),
+            );
             rec.push(rew[i].to_string());
             rec.push(u8::from(done[i]).to_string());
-            rec.extend(next[i * spec.obs_dim..(i + 1) * spec.obs_dim].iter().map(f32::to_string));
+            rec.extend(
+                next[i * spec.obs_dim..(i + 1) * spec.obs_dim]
+                    .iter()
+                    .map(f32::to_string),
+            );
             wr.write_record(&rec)?;
         }
         wr.flush()?;
@@ -121,7 +133,9 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let spec = a.task.spec();
     let steps = a.steps.unwrap_or(spec.eval_steps);
     let (n, od, ad) = (a.agents, spec.obs_dim, spec.act_dim);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()?;
     let mut sim = make_sim(a.task, n, a.seed, Termination::Paper);
     sim.set_threads(a.threads);
     let mut obs = vec![0.0; n * od];

@@ -45,7 +45,11 @@ pub fn read_obs_act(path: &Path, obs_dim: usize, act_dim: usize) -> Result<ObsAc
                     names.join(", ")
                 ));
             }
-            _ => return Err(input_err!("{file}: line 1: column '{name}' appears more than once")),
+            _ => {
+                return Err(input_err!(
+                    "{file}: line 1: column '{name}' appears more than once"
+                ));
+            }
         }
     }
     let (mut obs, mut act) = (Vec::new(), Vec::new());
@@ -63,7 +67,10 @@ pub fn read_obs_act(path: &Path, obs_dim: usize, act_dim: usize) -> Result<ObsAc
         for (k, &i) in idx.iter().enumerate() {
             let raw = rec[i].trim();
             let v: f32 = raw.parse().map_err(|_| {
-                input_err!("{file}: line {line}, column '{}': '{raw}' is not a number", names[k])
+                input_err!(
+                    "{file}: line {line}, column '{}': '{raw}' is not a number",
+                    names[k]
+                )
             })?;
             if !v.is_finite() {
                 return Err(input_err!(
@@ -71,7 +78,11 @@ pub fn read_obs_act(path: &Path, obs_dim: usize, act_dim: usize) -> Result<ObsAc
                     names[k]
                 ));
             }
-            if k < obs_dim { obs.push(v) } else { act.push(v) }
+            if k < obs_dim {
+                obs.push(v)
+            } else {
+                act.push(v)
+            }
         }
         rows += 1;
     }

@@ -12,7 +12,10 @@ fn throughput(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("sim/{task}"));
         for agents in [256usize, 4096] {
             for threads in [1usize, 2] {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 let mut sim = make_sim(task, agents, 0, Termination::Paper);
                 sim.set_threads(threads);
                 let mut obs = vec![0.0; agents * spec.obs_dim];

@@ -78,7 +78,10 @@ mod tests {
         for k in 0..10_000 {
             let x = k as f64 * 0.013 + 30.0;
             let (s, c) = sin_cos(x);
-            assert!((s - x.sin()).abs() < 1e-15 && (c - x.cos()).abs() < 1e-15, "{x}");
+            assert!(
+                (s - x.sin()).abs() < 1e-15 && (c - x.cos()).abs() < 1e-15,
+                "{x}"
+            );
         }
     }
 
@@ -87,7 +90,11 @@ mod tests {
         for k in -100_000..=100_000 {
             let t = k as f64 / 100_000.0;
             let a = atan_unit(t);
-            assert!((a - t.atan()).abs() < 6e-16, "atan {t}: {a} vs {}", t.atan());
+            assert!(
+                (a - t.atan()).abs() < 6e-16,
+                "atan {t}: {a} vs {}",
+                t.atan()
+            );
         }
     }
 }

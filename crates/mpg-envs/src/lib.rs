@@ -59,9 +59,12 @@ impl std::fmt::Display for Task {
 impl std::str::FromStr for Task {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Task::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| {
-            format!("unknown task '{s}' (allowed: path-tracking, inverted-pendulum)")
-        })
+        Task::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                format!("unknown task '{s}' (allowed: path-tracking, inverted-pendulum)")
+            })
     }
 }
 
@@ -99,7 +102,9 @@ impl std::str::FromStr for Termination {
         match s {
             "paper" => Ok(Termination::Paper),
             "corrected" => Ok(Termination::Corrected),
-            _ => Err(format!("unknown termination '{s}' (allowed: paper, corrected)")),
+            _ => Err(format!(
+                "unknown termination '{s}' (allowed: paper, corrected)"
+            )),
         }
     }
 }
@@ -151,7 +156,9 @@ pub fn make_sim(task: Task, agents: usize, seed: u64, termination: Termination) 
             agents,
             seed,
         )),
-        Task::InvertedPendulum => Box::new(VecSim::new(pendulum::Pendulum::default(), agents, seed)),
+        Task::InvertedPendulum => {
+            Box::new(VecSim::new(pendulum::Pendulum::default(), agents, seed))
+        }
     }
 }
 

@@ -84,7 +84,14 @@ pub fn physical_action(u0: f32, u1: f32) -> (f64, f64) {
 
 /// The velocity update of spec §1.4 (implicit in v_y, r), shared in form with the prior model.
 #[inline(always)]
-pub fn velocity_update(vx: f64, vy: f64, r: f64, steer: f64, acc: f64, tau: f64) -> (f64, f64, f64) {
+pub fn velocity_update(
+    vx: f64,
+    vy: f64,
+    r: f64,
+    steer: f64,
+    acc: f64,
+    tau: f64,
+) -> (f64, f64, f64) {
     let vx1 = (vx + tau * (acc + vy * r)).clamp(1.0, 35.0);
     let vy1 = (MASS * vx * vy + tau * (A * C_F - B * C_R) * r
         - tau * C_F * steer * vx
@@ -108,7 +115,11 @@ pub fn coded_done(
     termination: Termination,
 ) -> bool {
     let f_xf = if acc < 0.0 { MASS * acc / 2.0 } else { 0.0 };
-    let f_xr = if acc < 0.0 { MASS * acc / 2.0 } else { MASS * acc };
+    let f_xr = if acc < 0.0 {
+        MASS * acc / 2.0
+    } else {
+        MASS * acc
+    };
     let mu_f = ((MU * F_ZF).powi(2) - f_xf * f_xf).sqrt() / F_ZF;
     let mu_r = ((MU * F_ZR).powi(2) - f_xr * f_xr).sqrt() / F_ZR;
     let mut b_f = 3.0 * mu_f * F_ZF / C_F;

@@ -222,7 +222,12 @@ pub fn compare(
         let [t, m] = &mut sides;
         t.step(truth, policy, &mut obs32, &mut act)?;
         m.step(model, policy, &mut obs32, &mut act)?;
-        steps.push(step_error(task, step, &sides[0].unwrapped, &sides[1].unwrapped));
+        steps.push(step_error(
+            task,
+            step,
+            &sides[0].unwrapped,
+            &sides[1].unwrapped,
+        ));
     }
     let norms: Vec<f64> = steps.iter().map(|s| s.mean_scaled_norm).collect();
     Ok(ModelErrorReport {

@@ -50,6 +50,9 @@ fn golden_copies_match_shared() {
     ] {
         let ours = std::fs::read(golden_path(name)).unwrap();
         let theirs = std::fs::read(format!("{shared}/{name}")).unwrap();
-        assert!(ours == theirs, "tests/golden/{name} differs from shared/golden/{name}");
+        assert!(
+            ours == theirs,
+            "tests/golden/{name} differs from shared/golden/{name}"
+        );
     }
 }

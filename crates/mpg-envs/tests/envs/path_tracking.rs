@@ -35,11 +35,21 @@ fn one_step_from_every_golden_row() {
         let gold = cols(row, "n", 6);
         for d in 0..6 {
             let e = rel_err(next[k * 6 + d] as f64, gold[d]);
-            assert!(e <= 1e-4, "row {k} n{d}: {} vs {} (rel {e:.2e})", next[k * 6 + d], gold[d]);
+            assert!(
+                e <= 1e-4,
+                "row {k} n{d}: {} vs {} (rel {e:.2e})",
+                next[k * 6 + d],
+                gold[d]
+            );
             worst = worst.max(e);
         }
         let e = rel_err(rew[k] as f64, row["reward"]);
-        assert!(e <= 1e-4, "row {k} reward: {} vs {} (rel {e:.2e})", rew[k], row["reward"]);
+        assert!(
+            e <= 1e-4,
+            "row {k} reward: {} vs {} (rel {e:.2e})",
+            rew[k],
+            row["reward"]
+        );
         worst_rew = worst_rew.max(e);
         assert_eq!(done[k], row["done"] == 1.0, "row {k} done");
     }
@@ -75,15 +85,25 @@ fn free_run_of_every_vehicle() {
             let gold = cols(row, "n", 6);
             for d in 0..6 {
                 let e = rel_err(next[a * 6 + d] as f64, gold[d]);
-                assert!(e <= 1e-3, "vehicle {a} step {s} n{d}: {} vs {} (rel {e:.2e})", next[a * 6 + d], gold[d]);
+                assert!(
+                    e <= 1e-3,
+                    "vehicle {a} step {s} n{d}: {} vs {} (rel {e:.2e})",
+                    next[a * 6 + d],
+                    gold[d]
+                );
                 worst = worst.max(e);
                 worst_dim[d] = worst_dim[d].max(e);
             }
             worst_rew_abs = worst_rew_abs.max((rew[a] as f64 - row["reward"]).abs());
         }
     }
-    assert!(worst_rew_abs <= 5e-3, "reward abs error {worst_rew_abs:.2e}");
-    eprintln!("free run: worst relative error {worst:.2e} {worst_dim:?}, reward abs {worst_rew_abs:.2e}");
+    assert!(
+        worst_rew_abs <= 5e-3,
+        "reward abs error {worst_rew_abs:.2e}"
+    );
+    eprintln!(
+        "free run: worst relative error {worst:.2e} {worst_dim:?}, reward abs {worst_rew_abs:.2e}"
+    );
 }
 
 /// Resets follow spec §1.7: check the sample moments of each drawn quantity.
@@ -93,22 +113,36 @@ fn reset_distribution_moments() {
     let sim = VecSim::new(PathTracking::default(), n, 7);
     let mut obs = vec![0.0; n * 6];
     sim.observe(&mut obs);
-    let col = |d: usize| obs.iter().skip(d).step_by(6).map(|&v| v as f64).collect::<Vec<_>>();
+    let col = |d: usize| {
+        obs.iter()
+            .skip(d)
+            .step_by(6)
+            .map(|&v| v as f64)
+            .collect::<Vec<_>>()
+    };
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let std = |v: &[f64]| {
         let m = mean(v);
         (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
     };
     let (vx, r, dy, dphi, x) = (col(0), col(2), col(3), col(4), col(5));
-    assert!(vx.iter().all(|&v| (-5.0..=5.0).contains(&v)), "v_x − 20 ∈ [−5, 5]");
-    assert!(x.iter().all(|&v| (0.0..=600.0).contains(&v)), "X ∈ [0, 600]");
+    assert!(
+        vx.iter().all(|&v| (-5.0..=5.0).contains(&v)),
+        "v_x − 20 ∈ [−5, 5]"
+    );
+    assert!(
+        x.iter().all(|&v| (0.0..=600.0).contains(&v)),
+        "X ∈ [0, 600]"
+    );
     assert!((std(&vx) - 10.0 / 12f64.sqrt()).abs() < 0.05);
     assert!((mean(&x) - 300.0).abs() < 5.0);
     assert!(mean(&dy).abs() < 0.03 && (std(&dy) - 1.0).abs() < 0.03);
     assert!((std(&dphi) - std::f64::consts::PI / 9.0).abs() < 0.01);
     assert!((std(&r) - 0.3).abs() < 0.01);
     // v_y = v_x·tan β with β ~ N(0, 0.15²)
-    let beta: Vec<f64> = (0..n).map(|i| (obs[i * 6 + 1] as f64 / (obs[i * 6] as f64 + 20.0)).atan()).collect();
+    let beta: Vec<f64> = (0..n)
+        .map(|i| (obs[i * 6 + 1] as f64 / (obs[i * 6] as f64 + 20.0)).atan())
+        .collect();
     assert!((std(&beta) - 0.15).abs() < 0.005);
 }
 
@@ -133,7 +167,10 @@ fn seeded_and_thread_independent() {
         out.extend_from_slice(&obs);
         out
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     assert_eq!(run(1, 1), pool.install(|| run(1, 2)));
     assert_eq!(run(1, 1), run(1, 1));
     assert_ne!(run(1, 1), run(2, 1));
@@ -194,7 +231,10 @@ fn termination_paper_and_corrected() {
     let survivors: Vec<_> = first_done.iter().filter(|d| d.unwrap() > 5).collect();
     let at_limit = survivors.iter().filter(|d| ***d == Some(200)).count();
     assert!(survivors.len() >= n / 4, "{first_done:?}");
-    assert!(at_limit * 10 >= survivors.len() * 9, "linear controller survives to 200: {first_done:?}");
+    assert!(
+        at_limit * 10 >= survivors.len() * 9,
+        "linear controller survives to 200: {first_done:?}"
+    );
 
     let mut corr = make_sim(Task::PathTracking, n, 5, Termination::Corrected);
     let hard: Vec<f32> = (0..n).flat_map(|_| [1.0f32, 0.0]).collect();
@@ -214,11 +254,18 @@ fn bad_input_is_reported() {
     let mut sim = make_sim(Task::PathTracking, 4, 0, Termination::Paper);
     let (mut rew, mut done) = (vec![0.0; 4], vec![false; 4]);
     let err = sim.step(&[0.0; 7], &mut rew, &mut done).unwrap_err();
-    assert!(err.to_string().contains("expected 8 values for action, got 7"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expected 8 values for action, got 7"),
+        "{err}"
+    );
     let mut act = [0.0f32; 8];
     act[5] = f32::NAN;
     let err = sim.step(&act, &mut rew, &mut done).unwrap_err();
-    assert!(err.to_string().contains("action of agent 2 is not finite"), "{err}");
+    assert!(
+        err.to_string().contains("action of agent 2 is not finite"),
+        "{err}"
+    );
 }
 
 /// Spec §5 anchors (D18: fixed 200-step episodes, done ignored): the linear controller scores
@@ -226,7 +273,8 @@ fn bad_input_is_reported() {
 #[test]
 fn fixed_controllers_score_as_the_spec_says() {
     let score = |policy: FixedPolicy| {
-        let n = 512;
+        // The zero-action returns are heavy-tailed (std ≈ 76 000): many episodes for the mean.
+        let n = 8192;
         let mut sim = make_sim(Task::PathTracking, n, 11, Termination::Paper);
         let mut obs = vec![0.0; n * 6];
         let mut act = vec![0.0; n * 2];
@@ -243,6 +291,12 @@ fn fixed_controllers_score_as_the_spec_says() {
     let linear = score(FixedPolicy::Linear);
     let zero = score(FixedPolicy::Zero);
     eprintln!("linear {linear:.3}, zero {zero:.1}");
-    assert!((-7.0..=-5.0).contains(&linear), "linear controller {linear}");
-    assert!((-65_000.0..=-53_000.0).contains(&zero), "zero action {zero}");
+    assert!(
+        (-7.0..=-5.0).contains(&linear),
+        "linear controller {linear}"
+    );
+    assert!(
+        (-64_000.0..=-54_000.0).contains(&zero),
+        "zero action {zero}"
+    );
 }

@@ -42,15 +42,27 @@ fn one_step_from_every_golden_row() {
         let gold = cols(row, "n", 4);
         for d in 0..4 {
             let e = (next[k * 4 + d] as f64 - gold[d]).abs();
-            assert!(e <= 1e-5, "row {k} n{d}: {} vs {} ({e:.2e})", next[k * 4 + d], gold[d]);
+            assert!(
+                e <= 1e-5,
+                "row {k} n{d}: {} vs {} ({e:.2e})",
+                next[k * 4 + d],
+                gold[d]
+            );
             worst = worst.max(e);
         }
         let e = (rew[k] as f64 - row["reward"]).abs();
-        assert!(e <= 1e-5, "row {k} reward: {} vs {} ({e:.2e})", rew[k], row["reward"]);
+        assert!(
+            e <= 1e-5,
+            "row {k} reward: {} vs {} ({e:.2e})",
+            rew[k],
+            row["reward"]
+        );
         worst_rew = worst_rew.max(e);
         assert_eq!(done[k], row["done"] == 1.0, "row {k} done");
     }
-    eprintln!("pendulum one step (f32 API): worst abs error {worst:.2e} (obs), {worst_rew:.2e} (reward)");
+    eprintln!(
+        "pendulum one step (f32 API): worst abs error {worst:.2e} (obs), {worst_rew:.2e} (reward)"
+    );
 }
 
 /// The same in f64 through [`step_state`], from the golden observations as written: the
@@ -69,7 +81,9 @@ fn one_step_in_f64_matches_to_round_off() {
         worst_rew = worst_rew.max((r - row["reward"]).abs());
         assert_eq!(pendulum::failed(next[0], next[1]), row["done"] == 1.0);
     }
-    eprintln!("pendulum one step (f64): worst abs error {worst:.2e} (obs), {worst_rew:.2e} (reward)");
+    eprintln!(
+        "pendulum one step (f64): worst abs error {worst:.2e} (obs), {worst_rew:.2e} (reward)"
+    );
     assert!(worst <= 1e-8, "worst {worst:.2e}");
     assert!(worst_rew <= 1e-8, "worst reward {worst_rew:.2e}");
 }
@@ -111,7 +125,11 @@ fn free_run_of_every_episode() {
             x = step_state(x, row["u0"]);
             for (d, g) in cols(row, "n", 4).into_iter().enumerate() {
                 let e = (x[d] - g).abs();
-                assert!(e <= 2e-5, "episode {ep} step {k} n{d}: {} vs {g} ({e:.2e})", x[d]);
+                assert!(
+                    e <= 2e-5,
+                    "episode {ep} step {k} n{d}: {} vs {g} ({e:.2e})",
+                    x[d]
+                );
                 worst = worst.max(e);
             }
             compared += 1;
@@ -171,7 +189,9 @@ fn free_run_through_the_f32_api() {
             assert_eq!(rew[e], r, "episode {e} step {k} reward");
         }
     }
-    eprintln!("pendulum free run (f32 API): worst abs error {worst_early:.2e} (steps < 20), {worst:.2e} (all)");
+    eprintln!(
+        "pendulum free run (f32 API): worst abs error {worst_early:.2e} (steps < 20), {worst:.2e} (all)"
+    );
     assert!(worst_early <= 1e-5, "first 20 steps: {worst_early:.2e}");
     assert!(worst <= 2e-3, "all steps: {worst:.2e}");
 }
@@ -195,17 +215,26 @@ fn hinge_stop_at_pi() {
             sim.observe(&mut obs);
             let (th, thd) = (obs[1], obs[3]);
             assert!(th.abs() <= pi32, "step {k}: θ = {th}");
-            assert!(th * sign > -0.3, "step {k}: the pole fell the wrong way (θ = {th})");
+            assert!(
+                th * sign > -0.3,
+                "step {k}: the pole fell the wrong way (θ = {th})"
+            );
             if th.abs() == pi32 {
                 at_stop += 1;
-                assert!(thd * th.signum() <= 0.0, "step {k}: outward θ̇ {thd} at θ = {th}");
+                assert!(
+                    thd * th.signum() <= 0.0,
+                    "step {k}: outward θ̇ {thd} at θ = {th}"
+                );
             }
             deepest = deepest.max(th.abs());
             assert!(done[0] || k < 3, "a fallen pole is done");
             assert!(rew[0].is_finite());
         }
         assert!(deepest > 3.1, "the pole reached the stop ({deepest})");
-        assert!(at_stop > 100, "the pole rests on the stop ({at_stop} steps)");
+        assert!(
+            at_stop > 100,
+            "the pole rests on the stop ({at_stop} steps)"
+        );
     }
     // In f64, past the stop within one step: clamped exactly, outward rate removed.
     let x = step_state([0.0, 3.1, 0.0, 50.0], 0.0);
@@ -231,20 +260,29 @@ fn reset_distribution() {
     let obs = resets(7, n);
     for d in 0..4 {
         let col: Vec<f64> = obs.iter().skip(d).step_by(4).map(|&v| v as f64).collect();
-        let (lo, hi) = col.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        let (lo, hi) = col
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
         assert!(lo >= -0.01 && hi <= 0.01, "component {d}: [{lo}, {hi}]");
-        assert!(lo < -0.0099 && hi > 0.0099, "component {d} covers the range: [{lo}, {hi}]");
+        assert!(
+            lo < -0.0099 && hi > 0.0099,
+            "component {d} covers the range: [{lo}, {hi}]"
+        );
         let mean = col.iter().sum::<f64>() / n as f64;
         let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
         // U(−a, a): mean 0 (sd of the mean a/√(3n) ≈ 4e-5), variance a²/3 ≈ 3.33e-5.
         assert!(mean.abs() < 2e-4, "component {d} mean {mean}");
-        assert!((var / (1e-4 / 3.0) - 1.0).abs() < 0.05, "component {d} variance {var}");
+        assert!(
+            (var / (1e-4 / 3.0) - 1.0).abs() < 0.05,
+            "component {d} variance {var}"
+        );
     }
     assert_eq!(resets(7, 200), resets(7, 200), "same seed, same resets");
     assert_ne!(resets(7, 200), resets(8, 200), "different seeds differ");
     // reset_done only redraws the agents that are done.
     let mut sim = VecSim::new(Pendulum::default(), 2, 3);
-    sim.set_obs(&[0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).unwrap();
+    sim.set_obs(&[0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        .unwrap();
     let (mut rew, mut done) = ([0.0f32; 2], [false; 2]);
     sim.step(&[0.0, 0.0], &mut rew, &mut done).unwrap();
     assert_eq!(done, [true, false]);
@@ -283,7 +321,9 @@ fn linear_controller_balances() {
     let good = mean_return(2000, 11, linear_controller);
     let zero = mean_return(2000, 11, |_| 0.0);
     let wrong = mean_return(2000, 11, |o| -linear_controller(o));
-    eprintln!("pendulum 100-step return: LQR {good:.5}, zero action {zero:.3}, wrong sign {wrong:.3}");
+    eprintln!(
+        "pendulum 100-step return: LQR {good:.5}, zero action {zero:.3}, wrong sign {wrong:.3}"
+    );
     assert!(good > -0.0025 && good < 0.0, "LQR return {good}");
     assert!(zero < -10.0, "zero action return {zero}");
     assert!(wrong < -10.0, "wrong-sign return {wrong}");
@@ -295,7 +335,10 @@ fn linear_controller_balances() {
         &mut act,
     );
     assert_eq!(act[0], linear_controller(&[0.0, 0.1, 0.0, 0.0]));
-    assert!(act[0] > 0.0, "a pole leaning to +x needs the cart pushed to +x");
+    assert!(
+        act[0] > 0.0,
+        "a pole leaning to +x needs the cart pushed to +x"
+    );
 }
 
 /// D20: with a 5-step limit, a balanced pendulum is done exactly at its 5th step; a reset
@@ -334,7 +377,13 @@ fn episode_step_limit() {
 /// Save and load restore the state, the step counters and the generators exactly (D8).
 #[test]
 fn save_and_load_resume_exactly() {
-    let mut a = VecSim::new(Pendulum { max_episode_steps: 7 }, 70, 9);
+    let mut a = VecSim::new(
+        Pendulum {
+            max_episode_steps: 7,
+        },
+        70,
+        9,
+    );
     let (mut obs, mut act) = (vec![0.0f32; 280], vec![0.0f32; 70]);
     let (mut rew, mut done) = (vec![0.0f32; 70], vec![false; 70]);
     let mut run = |sim: &mut VecSim<Pendulum>, k: usize| {
@@ -355,7 +404,13 @@ fn save_and_load_resume_exactly() {
     };
     run(&mut a, 4);
     let saved = a.save();
-    let mut b = VecSim::new(Pendulum { max_episode_steps: 7 }, 70, 1);
+    let mut b = VecSim::new(
+        Pendulum {
+            max_episode_steps: 7,
+        },
+        70,
+        1,
+    );
     b.load(&saved).unwrap();
     assert_eq!(run(&mut a, 12), run(&mut b, 12));
 }
@@ -404,11 +459,14 @@ fn linearise() -> (Mat, [f64; 4]) {
 
 /// Discrete LQR gain for (A, B, diag Q, R) by Riccati iteration from P = Q.
 fn dlqr(a: &Mat, b: &[f64; 4], q: &[f64; 4], r: f64) -> [f64; 4] {
-    let mut p: Mat = std::array::from_fn(|i| std::array::from_fn(|j| if i == j { q[i] } else { 0.0 }));
+    let mut p: Mat =
+        std::array::from_fn(|i| std::array::from_fn(|j| if i == j { q[i] } else { 0.0 }));
     let at = transpose(a);
     for it in 0..100_000 {
         let pa = mat_mul(&p, a);
-        let bpb: f64 = (0..4).map(|i| (0..4).map(|j| b[i] * p[i][j] * b[j]).sum::<f64>()).sum();
+        let bpb: f64 = (0..4)
+            .map(|i| (0..4).map(|j| b[i] * p[i][j] * b[j]).sum::<f64>())
+            .sum();
         let bpa: [f64; 4] = std::array::from_fn(|j| (0..4).map(|i| b[i] * pa[i][j]).sum());
         let k = bpa.map(|v| v / (r + bpb));
         let atpa = mat_mul(&at, &pa);
@@ -420,8 +478,12 @@ fn dlqr(a: &Mat, b: &[f64; 4], q: &[f64; 4], r: f64) -> [f64; 4] {
                     + if i == j { q[i] } else { 0.0 };
             }
         }
-        let change = (0..16).map(|m| (next[m / 4][m % 4] - p[m / 4][m % 4]).abs()).fold(0.0, f64::max);
-        let size = (0..16).map(|m| next[m / 4][m % 4].abs()).fold(0.0, f64::max);
+        let change = (0..16)
+            .map(|m| (next[m / 4][m % 4] - p[m / 4][m % 4]).abs())
+            .fold(0.0, f64::max);
+        let size = (0..16)
+            .map(|m| next[m / 4][m % 4].abs())
+            .fold(0.0, f64::max);
         p = next;
         if change <= 1e-12 * size {
             eprintln!("Riccati converged after {it} iterations; P = {p:?}");
@@ -439,7 +501,12 @@ fn lqr_gain_is_rederived() {
     eprintln!("A = {a:?}\nB = {b:?}\nK = {k:?}");
     for j in 0..4 {
         let e = (k[j] - LQR_GAIN[j]).abs();
-        assert!(e <= 1e-6 * (1.0 + k[j].abs()), "K[{j}]: derived {} vs coded {}", k[j], LQR_GAIN[j]);
+        assert!(
+            e <= 1e-6 * (1.0 + k[j].abs()),
+            "K[{j}]: derived {} vs coded {}",
+            k[j],
+            LQR_GAIN[j]
+        );
     }
     // The closed loop A − BK is stable: its state decays from any unit start.
     let mut x = [1.0, 1.0, 1.0, 1.0];
@@ -447,5 +514,8 @@ fn lqr_gain_is_rederived() {
         let u: f64 = -(0..4).map(|j| k[j] * x[j]).sum::<f64>();
         x = std::array::from_fn(|i| (0..4).map(|j| a[i][j] * x[j]).sum::<f64>() + b[i] * u);
     }
-    assert!(x.iter().all(|v| v.abs() < 1e-6), "closed loop does not decay: {x:?}");
+    assert!(
+        x.iter().all(|v| v.abs() < 1e-6),
+        "closed loop does not decay: {x:?}"
+    );
 }

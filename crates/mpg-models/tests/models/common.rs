@@ -14,18 +14,31 @@ pub fn read_csv(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
     let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
     let rows = rdr
         .records()
-        .map(|r| r.unwrap().iter().map(|v| v.parse::<f64>().unwrap()).collect())
+        .map(|r| {
+            r.unwrap()
+                .iter()
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect()
+        })
         .collect();
     (header, rows)
 }
 
 /// Columns `names` of `rows` as a `[rows, names]` tensor of `kind`.
-pub fn columns<S: AsRef<str>>(header: &[String], rows: &[Vec<f64>], names: &[S], kind: Kind) -> Tensor {
+pub fn columns<S: AsRef<str>>(
+    header: &[String],
+    rows: &[Vec<f64>],
+    names: &[S],
+    kind: Kind,
+) -> Tensor {
     let idx: Vec<usize> = names
         .iter()
         .map(|n| {
             let n = n.as_ref();
-            header.iter().position(|h| h == n).unwrap_or_else(|| panic!("no column {n}"))
+            header
+                .iter()
+                .position(|h| h == n)
+                .unwrap_or_else(|| panic!("no column {n}"))
         })
         .collect();
     let flat: Vec<f64> = rows

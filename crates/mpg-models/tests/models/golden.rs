@@ -1,8 +1,8 @@
 //! One model step from every golden row (golden/README.md), noise = its mean, std 0.
 
 use crate::common::{columns, read_csv, to_vec};
-use mpg_models::{ModelNoise, PriorModel, make_model};
 use mpg_envs::{Rng, Task};
+use mpg_models::{ModelNoise, PriorModel, make_model};
 use rand::SeedableRng;
 use tch::Kind;
 
@@ -11,7 +11,11 @@ fn max_rel_error(task: Task, file: &str, kind: Kind) -> (f64, f64) {
     let spec = task.spec();
     let (header, rows) = read_csv(file);
     let names = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
-    let (o, u, n) = (names("o", spec.obs_dim), names("u", spec.act_dim), names("n", spec.obs_dim));
+    let (o, u, n) = (
+        names("o", spec.obs_dim),
+        names("u", spec.act_dim),
+        names("n", spec.obs_dim),
+    );
     let obs = columns(&header, &rows, &o, kind);
     let act = columns(&header, &rows, &u, kind);
     let want_next = to_vec(&columns(&header, &rows, &n, Kind::Double));
@@ -30,7 +34,10 @@ fn max_rel_error(task: Task, file: &str, kind: Kind) -> (f64, f64) {
             .map(|(a, g)| (a - g).abs() / (g.abs() + 1.0))
             .fold(0.0f64, f64::max)
     };
-    (rel(&to_vec(&next), &want_next), rel(&to_vec(&reward), &want_reward))
+    (
+        rel(&to_vec(&next), &want_next),
+        rel(&to_vec(&reward), &want_reward),
+    )
 }
 
 fn check(task: Task, file: &str) {
@@ -38,7 +45,10 @@ fn check(task: Task, file: &str) {
     for (kind, tol) in [(Kind::Float, 2e-6), (Kind::Double, 2e-6)] {
         let (next, reward) = max_rel_error(task, file, kind);
         println!("{task} {kind:?}: max rel error next obs {next:.3e}, reward {reward:.3e}");
-        assert!(next <= tol && reward <= tol, "{task} {kind:?}: {next:e} / {reward:e} > {tol:e}");
+        assert!(
+            next <= tol && reward <= tol,
+            "{task} {kind:?}: {next:e} / {reward:e} > {tol:e}"
+        );
     }
 }
 

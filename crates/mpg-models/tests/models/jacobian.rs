@@ -12,24 +12,32 @@ use tch::{Kind, Tensor};
 
 const SAMPLES: usize = 512;
 /// Largest |autograd − finite difference| / (|finite difference| + 1) allowed.
-const TOL: f64 = 1e-7;
+/// (Reached: 3.9e-9 path tracking, limited by the rounding of X ≈ 600 in the differences;
+/// 1.5e-10 pendulum.)
+const TOL: f64 = 1e-8;
 
 /// `n` (obs, act) rows from a reset-like distribution, away from the kinks.
 fn random_inputs(task: Task, n: usize, rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
     let (mut obs, mut act) = (Vec::new(), Vec::new());
-    let mut normal = |s: f64| rng.sample::<f64, _>(StandardNormal) * s;
+    let normal = |rng: &mut Rng, s: f64| rng.sample::<f64, _>(StandardNormal) * s;
     let mut rows = 0;
-    let mut uni = Rng::seed_from_u64(99);
     while rows < n {
         match task {
             Task::PathTracking => {
                 // Spec §1.7, actions U(−1.2, 1.2) (the model does not clip them).
-                let vx = uni.random_range(15.0..25.0);
-                let vy = vx * normal(0.15).tan();
-                let r = normal(0.3);
-                let dphi = normal(PI / 9.0);
-                let o = [vx - 20.0, vy, r, normal(1.0), dphi, uni.random_range(0.0..600.0)];
-                let u = [uni.random_range(-1.2..1.2), uni.random_range(-1.2..1.2)];
+                let vx = rng.random_range(15.0..25.0);
+                let vy = vx * normal(rng, 0.15).tan();
+                let r = normal(rng, 0.3);
+                let dphi = normal(rng, PI / 9.0);
+                let o = [
+                    vx - 20.0,
+                    vy,
+                    r,
+                    normal(rng, 1.0),
+                    dphi,
+                    rng.random_range(0.0..600.0),
+                ];
+                let u = [rng.random_range(-1.2..1.2), rng.random_range(-1.2..1.2)];
                 let vx1 = vx + 0.1 * (3.0 * u[1] + vy * r);
                 // Away from the v_x clip at 1 / 35 and the Δφ wrap at ±π.
                 if !(1.5..34.5).contains(&vx1) || (dphi + 0.1 * r).abs() > PI - 0.05 {
@@ -41,12 +49,12 @@ fn random_inputs(task: Task, n: usize, rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
             Task::InvertedPendulum => {
                 // Wider than the reset (spec §2.1) so the nonlinear terms matter.
                 obs.extend([
-                    uni.random_range(-1.0..1.0),
-                    uni.random_range(-0.8..0.8),
-                    uni.random_range(-2.0..2.0),
-                    uni.random_range(-3.0..3.0),
+                    rng.random_range(-1.0..1.0),
+                    rng.random_range(-0.8..0.8),
+                    rng.random_range(-2.0..2.0),
+                    rng.random_range(-3.0..3.0),
                 ]);
-                act.push(uni.random_range(-3.0..3.0));
+                act.push(rng.random_range(-3.0..3.0));
             }
         }
         rows += 1;
@@ -65,11 +73,20 @@ fn autograd(model: &dyn PriorModel, obs: &[f64], act: &[f64], noise: &Tensor) ->
     let b = obs.len() / od;
     let mut jac = vec![0.0; b * (od + 1) * (od + ad)];
     for j in 0..=od {
-        let g = Tensor::run_backward(&[out.select(1, j as i64).sum(Kind::Double)], &[&o, &a], true, false);
+        let g = Tensor::run_backward(
+            &[out.select(1, j as i64).sum(Kind::Double)],
+            &[&o, &a],
+            true,
+            false,
+        );
         let (go, ga) = (to_vec(&g[0]), to_vec(&g[1]));
         for s in 0..b {
             for k in 0..od + ad {
-                let v = if k < od { go[s * od + k] } else { ga[s * ad + k - od] };
+                let v = if k < od {
+                    go[s * od + k]
+                } else {
+                    ga[s * ad + k - od]
+                };
                 jac[(s * (od + 1) + j) * (od + ad) + k] = v;
             }
         }
@@ -77,8 +94,13 @@ fn autograd(model: &dyn PriorModel, obs: &[f64], act: &[f64], noise: &Tensor) ->
     jac
 }
 
-/// The same Jacobian by central differences, step 1e-6·(1 + |x|) per element.
-fn finite_differences(model: &dyn PriorModel, obs: &[f64], act: &[f64], noise: &Tensor) -> Vec<f64> {
+/// The same Jacobian by central differences, step 1e-5·(1 + |x|) per element.
+fn finite_differences(
+    model: &dyn PriorModel,
+    obs: &[f64],
+    act: &[f64],
+    noise: &Tensor,
+) -> Vec<f64> {
     let spec = model.task().spec();
     let (od, ad) = (spec.obs_dim, spec.act_dim);
     let b = obs.len() / od;
@@ -88,7 +110,8 @@ fn finite_differences(model: &dyn PriorModel, obs: &[f64], act: &[f64], noise: &
     };
     let mut jac = vec![0.0; b * (od + 1) * (od + ad)];
     for k in 0..od + ad {
-        let (mut op, mut om, mut ap, mut am) = (obs.to_vec(), obs.to_vec(), act.to_vec(), act.to_vec());
+        let (mut op, mut om, mut ap, mut am) =
+            (obs.to_vec(), obs.to_vec(), act.to_vec(), act.to_vec());
         let mut h = vec![0.0; b];
         for s in 0..b {
             let (plus, minus) = if k < od {
@@ -114,7 +137,8 @@ fn finite_differences(model: &dyn PriorModel, obs: &[f64], act: &[f64], noise: &
 fn check(task: Task) {
     let model = make_model(task);
     let (obs, act) = random_inputs(task, SAMPLES, &mut Rng::seed_from_u64(7));
-    let noise = ModelNoise::default_for(task).draw(&mut Rng::seed_from_u64(8), SAMPLES, Kind::Double);
+    let noise =
+        ModelNoise::default_for(task).draw(&mut Rng::seed_from_u64(8), SAMPLES, Kind::Double);
     let auto = autograd(&*model, &obs, &act, &noise);
     let fd = finite_differences(&*model, &obs, &act, &noise);
     let worst = auto
@@ -122,11 +146,10 @@ fn check(task: Task) {
         .zip(&fd)
         .map(|(a, f)| (a - f).abs() / (f.abs() + 1.0))
         .fold(0.0f64, f64::max);
-    let (wi, _) = auto.iter().zip(&fd).enumerate().map(|(i,(a, f))| (i, (a - f).abs() / (f.abs() + 1.0))).fold((0, 0.0f64), |m, x| if x.1 > m.1 { x } else { m });
-    let spec = task.spec(); let ni = spec.obs_dim + spec.act_dim; let no = spec.obs_dim + 1;
-    println!("DEBUG worst at sample {} out {} in {}: auto {} fd {}", wi / (ni*no), (wi / ni) % no, wi % ni, auto[wi], fd[wi]);
     let largest = fd.iter().fold(0.0f64, |m, f| m.max(f.abs()));
-    println!("{task}: {SAMPLES} states, max |autograd − fd| / (|fd| + 1) = {worst:.2e} (largest entry {largest:.2})");
+    println!(
+        "{task}: {SAMPLES} states, max |autograd − fd| / (|fd| + 1) = {worst:.2e} (largest entry {largest:.2})"
+    );
     assert!(worst <= TOL, "{task}: Jacobian error {worst:e} > {TOL:e}");
     // Not vacuous: every output depends on some input.
     assert!(largest > 1.0);
@@ -160,12 +183,21 @@ fn path_tracking_kink_gradients_follow_the_authors() {
     )
     .set_requires_grad(true);
     let act = tensor2(&[0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.5], 2).set_requires_grad(true);
-    let (next, _) = model.step(&obs, &act, &Tensor::zeros([4], (Kind::Double, tch::Device::Cpu)));
+    let (next, _) = model.step(
+        &obs,
+        &act,
+        &Tensor::zeros([4], (Kind::Double, tch::Device::Cpu)),
+    );
     let n = to_vec(&next);
     assert_eq!([n[0] + 20.0, n[6] + 20.0], [35.0, 1.0]);
     assert!((n[12 + 4] - (3.2 - 2.0 * PI)).abs() < 1e-12);
 
-    let g = Tensor::run_backward(&[next.select(1, 0).sum(Kind::Double)], &[&obs, &act], true, false);
+    let g = Tensor::run_backward(
+        &[next.select(1, 0).sum(Kind::Double)],
+        &[&obs, &act],
+        true,
+        false,
+    );
     let (go, ga) = (to_vec(&g[0]), to_vec(&g[1]));
     // Clipped rows: zero gradient of v_x⁺; unclipped rows: ∂v_x⁺/∂v_x = 1, ∂v_x⁺/∂u₁ = 0.3.
     assert_eq!(&go[0..6], &[0.0; 6]);
