@@ -12,6 +12,7 @@
 //! (the `mpg model-error` command).
 
 pub mod model_error;
+pub mod nets;
 mod noise;
 mod path_tracking;
 mod pendulum;

@@ -2,7 +2,7 @@
 
 use crate::common::{columns, read_csv, to_vec};
 use mpg_envs::{Rng, Task};
-use mpg_models::{ModelNoise, PriorModel, make_model};
+use mpg_models::{ModelNoise, make_model};
 use rand::SeedableRng;
 use tch::Kind;
 

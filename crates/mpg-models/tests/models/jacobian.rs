@@ -214,3 +214,65 @@ fn path_tracking_kink_gradients_follow_the_authors() {
         assert!((go[row * 6 + 2] - 0.1).abs() < 1e-15, "row {row}");
     }
 }
+
+/// [`mpg_models::rollout`]: the gradient of the return w.r.t. the first action (the only one
+/// with a parameter gradient in MPG, spec §3.2) also flows through the model states into the
+/// later actions and rewards; it matches finite differences of the whole noisy rollout.
+#[test]
+fn rollout_gradient_flows_through_the_states() {
+    const H: usize = 10;
+    for task in Task::ALL {
+        let spec = task.spec();
+        let model = make_model(task);
+        let (obs, act) = random_inputs(task, 16, &mut Rng::seed_from_u64(21));
+        let s0 = tensor2(&obs, spec.obs_dim);
+        // A fixed linear state feedback a = −s·G for the later actions (differentiable in the
+        // state): path tracking steers on Δy, Δφ and brakes on v_x − 20; the pendulum pushes
+        // the cart under the falling pole.
+        let gain: &[f64] = match task {
+            Task::PathTracking => &[0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 1.0, 0.0, 0.0, 0.0],
+            Task::InvertedPendulum => &[0.0, -5.0, 0.0, -1.0],
+        };
+        let gain = tensor2(gain, spec.act_dim);
+        let ret = |a0: &Tensor, rng: &mut Rng| {
+            let mut policy = |k: usize, s: &Tensor| {
+                if k == 0 {
+                    a0.shallow_clone()
+                } else {
+                    -s.matmul(&gain)
+                }
+            };
+            let noise = ModelNoise::default_for(task);
+            let (states, rewards) = mpg_models::rollout(&*model, &mut policy, &s0, H, &noise, rng);
+            assert_eq!((states.len(), rewards.len()), (H + 1, H));
+            assert!(states[0].equal(&s0));
+            rewards
+        };
+        let a0 = tensor2(&act, spec.act_dim).set_requires_grad(true);
+        let rewards = ret(&a0, &mut Rng::seed_from_u64(5));
+        let total = Tensor::stack(&rewards, 0).sum(Kind::Double);
+        let g_all = to_vec(&Tensor::run_backward(&[&total], &[&a0], true, false)[0]);
+        let g_first =
+            to_vec(&Tensor::run_backward(&[rewards[0].sum(Kind::Double)], &[&a0], true, false)[0]);
+        let h = 1e-4;
+        let mut worst = 0.0f64;
+        let mut through_states = 0.0f64;
+        for k in 0..act.len() {
+            let (mut ap, mut am) = (act.clone(), act.clone());
+            ap[k] += h;
+            am[k] -= h;
+            let f = |a: &[f64]| {
+                let r = ret(&tensor2(a, spec.act_dim), &mut Rng::seed_from_u64(5));
+                to_vec(&Tensor::stack(&r, 0).sum(Kind::Double))[0]
+            };
+            let fd = (f(&ap) - f(&am)) / (2.0 * h);
+            worst = worst.max((g_all[k] - fd).abs() / (fd.abs() + 1.0));
+            through_states = through_states.max((g_all[k] - g_first[k]).abs());
+        }
+        println!(
+            "{task}: rollout gradient vs fd {worst:.2e}; part through the states up to {through_states:.3}"
+        );
+        assert!(worst < 1e-8, "{task}: {worst:e}");
+        assert!(through_states > 1e-2, "{task}: {through_states}");
+    }
+}

@@ -1,0 +1,463 @@
+//! The Learner box of Fig. 2: given parameters, a batch and the iteration, return gradients.
+//!
+//! Applying them is the optimiser's job ([`crate::optimizer`]); the synchronous trainer calls
+//! both in a row, the asynchronous one puts a queue between them. The variants of the six
+//! algorithms are data ([`CriticTarget`], [`PolicyObjective`]) matched once here; each
+//! algorithm's own math lives in its file.
+
+use crate::config::{Algo, AlgoConfig, CriticChoice, CriticTarget, PolicyObjective};
+use crate::{mpg, nadp, ndpg, sac, td3};
+use mpg_envs::{Rng, Sim, Task, TaskSpec, Termination, make_sim};
+use mpg_models::nets::{Init, Mlp, Policy, Squash, polyak, q_value};
+use mpg_models::{ModelNoise, PriorModel, make_model};
+use rand::SeedableRng;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+/// Every network of an algorithm: the policy, Q1, Q2 where used, and their targets.
+#[derive(Debug)]
+pub struct Nets {
+    pub policy: Policy,
+    pub q1: Mlp,
+    pub q2: Option<Mlp>,
+    pub policy_targ: Policy,
+    pub q1_targ: Mlp,
+    pub q2_targ: Option<Mlp>,
+}
+
+impl Nets {
+    /// Fresh networks from the run's generator (D8, D9); targets start as copies.
+    pub fn new(algo: Algo, task: Task, init: Init, squash: bool, rng: &mut Rng) -> Nets {
+        let spec = task.spec();
+        let squash = if algo == Algo::Sac && !squash {
+            Squash::None
+        } else {
+            Squash::for_task(task)
+        };
+        let policy = Policy::new(spec.obs_dim, spec.act_dim, squash, init, rng);
+        let q_in = spec.obs_dim + spec.act_dim;
+        let q1 = Mlp::new(q_in, 1, init, rng);
+        let q2 = algo.twin_critics().then(|| Mlp::new(q_in, 1, init, rng));
+        Nets {
+            policy_targ: Policy {
+                net: policy.net.deep_copy(),
+                act_dim: policy.act_dim,
+                squash: policy.squash,
+            },
+            q1_targ: q1.deep_copy(),
+            q2_targ: q2.as_ref().map(Mlp::deep_copy),
+            policy,
+            q1,
+            q2,
+        }
+    }
+
+    /// Every network in a fixed order (policy, q1, q2, policy', q1', q2').
+    pub fn all(&self) -> Vec<&Mlp> {
+        let mut v = vec![&self.policy.net, &self.q1];
+        v.extend(self.q2.as_ref());
+        v.extend([&self.policy_targ.net, &self.q1_targ]);
+        v.extend(self.q2_targ.as_ref());
+        v
+    }
+
+    /// Detached copies of every parameter, in [`Nets::all`] order: a snapshot that can move
+    /// to another thread.
+    pub fn snapshot(&self) -> Vec<Tensor> {
+        self.all()
+            .iter()
+            .flat_map(|n| n.params())
+            .map(|t| t.detach().copy())
+            .collect()
+    }
+
+    /// Overwrite every parameter from a [`Nets::snapshot`].
+    pub fn load(&self, values: &[Tensor]) {
+        let mut k = 0;
+        for net in self.all() {
+            let n = net.params().len();
+            net.load_values(&values[k..k + n]);
+            k += n;
+        }
+        assert_eq!(k, values.len(), "snapshot of other networks");
+    }
+
+    /// Soft target updates of every target network in use (spec §3.1).
+    pub fn update_targets(&self, tau: f64) {
+        polyak(&self.policy_targ.net, &self.policy.net, tau);
+        polyak(&self.q1_targ, &self.q1, tau);
+        if let (Some(t), Some(s)) = (&self.q2_targ, &self.q2) {
+            polyak(t, s, tau);
+        }
+    }
+}
+
+/// A minibatch of transitions as f32 tensors: obs `[B, obs_dim]`, act `[B, act_dim]` (the stored,
+/// unclipped behaviour action), rew `[B]` (raw), next_obs, done `[B]` (1.0 or 0.0).
+#[derive(Debug)]
+pub struct Batch {
+    pub obs: Tensor,
+    pub act: Tensor,
+    pub rew: Tensor,
+    pub next_obs: Tensor,
+    pub done: Tensor,
+}
+
+impl Batch {
+    pub fn shallow_clone(&self) -> Batch {
+        Batch {
+            obs: self.obs.shallow_clone(),
+            act: self.act.shallow_clone(),
+            rew: self.rew.shallow_clone(),
+            next_obs: self.next_obs.shallow_clone(),
+            done: self.done.shallow_clone(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.obs.size()[0] as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What one gradient computation reports (columns of `train.csv`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradStats {
+    /// The iteration the parameters were taken at (for staleness).
+    pub version: u64,
+    pub q_loss: f64,
+    pub policy_loss: Option<f64>,
+    pub w_data: Option<f64>,
+    pub w_model: Option<f64>,
+    /// Global norms before clipping.
+    pub q1_norm: f64,
+    pub q2_norm: Option<f64>,
+    pub policy_norm: Option<f64>,
+    pub q_grad_ms: f64,
+    pub pg_ms: Option<f64>,
+}
+
+/// Gradients with one named field per network (parameters in [`Mlp::params`] order), clipped.
+#[derive(Debug)]
+pub struct Grads {
+    pub q1: Vec<Tensor>,
+    pub q2: Option<Vec<Tensor>>,
+    pub policy: Option<Vec<Tensor>>,
+    pub stats: GradStats,
+}
+
+/// tf.clip_by_global_norm: g · c / max(‖g‖, c). Returns the clipped gradients and ‖g‖.
+pub fn clip_by_global_norm(grads: Vec<Tensor>, clip: f64) -> (Vec<Tensor>, f64) {
+    let norm = grads
+        .iter()
+        .map(|g| f64::try_from(g.square().sum(Kind::Double)).unwrap())
+        .sum::<f64>()
+        .sqrt();
+    let factor = clip / norm.max(clip);
+    let clipped = if norm.is_finite() && factor < 1.0 {
+        grads.iter().map(|g| g * factor).collect()
+    } else {
+        grads
+    };
+    (clipped, norm)
+}
+
+/// Gradients of `loss` with respect to `params`.
+pub fn grad_of(loss: &Tensor, params: &[Tensor]) -> Vec<Tensor> {
+    Tensor::run_backward(&[loss], params, false, false)
+}
+
+/// Half mean squared error of spec §3.1: 0.5·mean((Q(s, a) − y)²).
+pub fn q_loss(q: &Tensor, y: &Tensor) -> Tensor {
+    (q - y).square().mean(Kind::Float) * 0.5
+}
+
+/// Everything a learner needs besides the parameters: the task's preprocessing, the prior
+/// model, a true simulator for n-step targets, its own generator (D8), the reused batch.
+pub struct Learner {
+    pub algo: Algo,
+    pub cfg: AlgoConfig,
+    spec: &'static TaskSpec,
+    obs_scale: Tensor,
+    model: Box<dyn PriorModel>,
+    noise: ModelNoise,
+    sim: Option<Box<dyn Sim>>,
+    rng: Rng,
+    calls: u64,
+    cache: Option<(Batch, Tensor)>,
+}
+
+impl Learner {
+    /// A learner whose randomness (model noise, TD3 smoothing, SAC sampling) comes from `seed`.
+    pub fn new(algo: Algo, task: Task, cfg: AlgoConfig, seed: u64) -> Learner {
+        let spec = task.spec();
+        let sim = (algo.critic_target() == CriticTarget::EnvRollout)
+            .then(|| make_sim(task, cfg.batch_size, seed ^ 0x5157, Termination::Paper));
+        Learner {
+            algo,
+            spec,
+            obs_scale: Tensor::from_slice(spec.obs_scale),
+            model: make_model(task),
+            noise: ModelNoise {
+                mean: cfg.model_noise[0],
+                std: cfg.model_noise[1],
+            },
+            sim,
+            rng: Rng::seed_from_u64(seed),
+            calls: 0,
+            cache: None,
+            cfg,
+        }
+    }
+
+    /// The network input: observation ⊙ the task's scale (spec §1.10, §2.4).
+    pub fn scale(&self, obs: &Tensor) -> Tensor {
+        obs * &self.obs_scale
+    }
+
+    /// Training reward (r + shift)·scale (spec §1.10, §2.4, D19).
+    pub fn train_reward(&self, r: &Tensor) -> Tensor {
+        (r + self.spec.reward_shift as f64) * self.spec.reward_scale as f64
+    }
+
+    /// The generator's state, for checkpoints (D8).
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
+    pub fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
+    /// One gradient computation. The policy gradient is skipped when `need_policy` is false
+    /// (the synchronous trainer's iterations where the delayed update would not apply it).
+    pub fn compute(
+        &mut self,
+        nets: &Nets,
+        batch: &Batch,
+        iteration: u64,
+        need_policy: bool,
+    ) -> Grads {
+        let t0 = Instant::now();
+        // Batch reuse (spec §3.4): targets are recomputed every `batch_reuse`-th call only.
+        if self.cache.is_none() || self.calls % self.cfg.batch_reuse.max(1) == 0 {
+            let y = tch::no_grad(|| self.critic_target(nets, batch));
+            self.cache = Some((batch.shallow_clone(), y));
+        }
+        self.calls += 1;
+        let (batch, y) = {
+            let (b, y) = self.cache.as_ref().unwrap();
+            (b.shallow_clone(), y.shallow_clone())
+        };
+        let s = self.scale(&batch.obs);
+        let q1_loss = q_loss(&q_value(&nets.q1, &s, &batch.act), &y);
+        let (q1, q1_norm) =
+            clip_by_global_norm(grad_of(&q1_loss, &nets.q1.params()), self.cfg.grad_clip);
+        let mut q_loss_total = f64::try_from(&q1_loss).unwrap();
+        let (q2, q2_norm) = match &nets.q2 {
+            Some(q2net) => {
+                let l = q_loss(&q_value(q2net, &s, &batch.act), &y);
+                q_loss_total += f64::try_from(&l).unwrap();
+                let (g, n) = clip_by_global_norm(grad_of(&l, &q2net.params()), self.cfg.grad_clip);
+                (Some(g), Some(n))
+            }
+            None => (None, None),
+        };
+        let q_grad_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let mut stats = GradStats {
+            version: iteration,
+            q_loss: q_loss_total,
+            q1_norm,
+            q2_norm,
+            q_grad_ms,
+            ..GradStats::default()
+        };
+        let policy = need_policy.then(|| {
+            let t1 = Instant::now();
+            let loss = self.policy_loss(nets, &batch.obs, iteration, &mut stats);
+            stats.policy_loss = Some(f64::try_from(&loss).unwrap());
+            let (g, n) = clip_by_global_norm(
+                grad_of(&loss, &nets.policy.net.params()),
+                self.cfg.grad_clip,
+            );
+            stats.policy_norm = Some(n);
+            stats.pg_ms = Some(t1.elapsed().as_secs_f64() * 1e3);
+            g
+        });
+        Grads {
+            q1,
+            q2,
+            policy,
+            stats,
+        }
+    }
+
+    /// The critic's regression target y (spec §3.4–3.8), without gradient.
+    pub fn critic_target(&mut self, nets: &Nets, b: &Batch) -> Tensor {
+        let cfg = self.cfg.clone();
+        let not_done = if cfg.mask_terminal {
+            1.0 - &b.done
+        } else {
+            b.done.ones_like()
+        };
+        match self.algo.critic_target() {
+            CriticTarget::EnvRollout => {
+                let sim = self
+                    .sim
+                    .as_mut()
+                    .expect("a learner with an env-rollout target owns a simulator");
+                if sim.num_agents() != b.len() {
+                    *sim = make_sim(self.spec.task, b.len(), 0, Termination::Paper);
+                }
+                ndpg::env_nstep_target(
+                    sim.as_mut(),
+                    nets,
+                    b,
+                    cfg.horizon,
+                    cfg.gamma,
+                    self.spec,
+                    cfg.bootstrap_clip,
+                    cfg.mask_terminal,
+                )
+            }
+            CriticTarget::ModelRollout => {
+                let noises = self.draw_noises(b.len());
+                nadp::model_nstep_target(
+                    self.model.as_ref(),
+                    nets,
+                    b,
+                    &noises,
+                    cfg.gamma,
+                    self.spec,
+                )
+            }
+            CriticTarget::ClippedDoubleQ { smoothing } => {
+                let s2 = self.scale(&b.next_obs);
+                let mut a2 = nets.policy_targ.act(&s2);
+                if smoothing {
+                    let eps = self.normals(&a2);
+                    a2 = td3::smoothed_action(&a2, &eps, cfg.target_noise, cfg.target_noise_clip);
+                }
+                let q2_targ = nets.q2_targ.as_ref().expect("clipped double-Q needs Q2'");
+                td3::clipped_double_q_target(
+                    &self.train_reward(&b.rew),
+                    &q_value(&nets.q1_targ, &s2, &a2),
+                    &q_value(q2_targ, &s2, &a2),
+                    &not_done,
+                    cfg.gamma,
+                )
+            }
+            CriticTarget::Soft => {
+                let s2 = self.scale(&b.next_obs);
+                let eps = self.normals(&nets.policy.act(&s2));
+                let log_std_clip = cfg.log_std_clip.map(|[a, b]| (a, b));
+                let (a2, logp2) = nets.policy.sample(&s2, &eps, log_std_clip);
+                let q2_targ = nets.q2_targ.as_ref().expect("SAC needs Q2'");
+                sac::soft_target(
+                    &self.train_reward(&b.rew),
+                    &q_value(&nets.q1_targ, &s2, &a2),
+                    &q_value(q2_targ, &s2, &a2),
+                    &logp2,
+                    &not_done,
+                    cfg.gamma,
+                    cfg.alpha,
+                )
+            }
+        }
+    }
+
+    /// The policy loss of the algorithm (spec §3.2, §3.6–3.8), to be minimised.
+    pub fn policy_loss(
+        &mut self,
+        nets: &Nets,
+        obs: &Tensor,
+        iteration: u64,
+        stats: &mut GradStats,
+    ) -> Tensor {
+        let s = self.scale(obs);
+        let min_q = |s: &Tensor, a: &Tensor| {
+            let q1 = q_value(&nets.q1, s, a);
+            match &nets.q2 {
+                Some(q2) => q1.minimum(&q_value(q2, s, a)),
+                None => q1,
+            }
+        };
+        match self.algo.policy_objective() {
+            PolicyObjective::Mixed => {
+                let (w_data, w_model) = crate::weights::rule_based_weights(
+                    iteration,
+                    self.cfg.weight_total_ite,
+                    self.cfg.eta,
+                    self.cfg.horizon,
+                    self.cfg.weight_rule,
+                );
+                stats.w_data = Some(w_data);
+                stats.w_model = Some(w_model);
+                let noises = self.draw_noises(obs.size()[0] as usize);
+                // D2: the critic of every return term (MPG-v1 trains Q1 only).
+                let q = |s: &Tensor, a: &Tensor| match self.cfg.critic {
+                    CriticChoice::Min => min_q(s, a),
+                    CriticChoice::Q1 => q_value(&nets.q1, s, a),
+                };
+                let terms = mpg::Returns {
+                    model: self.model.as_ref(),
+                    policy: &nets.policy,
+                    obs_scale: &self.obs_scale,
+                    q: &q,
+                    gamma: self.cfg.gamma,
+                    reward_scale: self.spec.reward_scale as f64,
+                    reward_shift: self.spec.reward_shift as f64,
+                };
+                mpg::mixed_policy_loss(
+                    &terms,
+                    obs,
+                    &noises,
+                    w_data,
+                    w_model,
+                    self.cfg.deriv_interval_policy,
+                )
+            }
+            PolicyObjective::Q1 => {
+                ndpg::dpg_policy_loss(&q_value(&nets.q1, &s, &nets.policy.act(&s)))
+            }
+            PolicyObjective::MinQ => td3::min_q_policy_loss(&min_q(&s, &nets.policy.act(&s))),
+            PolicyObjective::ModelBptt => {
+                let noises = self.draw_noises(obs.size()[0] as usize);
+                nadp::bptt_policy_loss(
+                    self.model.as_ref(),
+                    nets,
+                    obs,
+                    &noises,
+                    self.cfg.gamma,
+                    self.spec,
+                )
+            }
+            PolicyObjective::Soft => {
+                let eps = self.normals(&nets.policy.act(&s).detach());
+                let log_std_clip = self.cfg.log_std_clip.map(|[a, b]| (a, b));
+                let (a, logp) = nets.policy.sample(&s, &eps, log_std_clip);
+                sac::soft_policy_loss(&min_q(&s, &a), &logp, self.cfg.alpha)
+            }
+        }
+    }
+
+    /// H model-noise draws of `[batch]` each, from the learner's generator (D8).
+    fn draw_noises(&mut self, batch: usize) -> Vec<Tensor> {
+        (0..self.cfg.horizon)
+            .map(|_| self.noise.draw(&mut self.rng, batch, Kind::Float))
+            .collect()
+    }
+
+    /// Standard normals shaped like `like`, from the learner's generator (D8).
+    fn normals(&mut self, like: &Tensor) -> Tensor {
+        use rand::Rng as _;
+        let n = like.numel();
+        let v: Vec<f32> = (0..n)
+            .map(|_| self.rng.sample::<f32, _>(rand_distr::StandardNormal))
+            .collect();
+        Tensor::from_slice(&v).reshape(like.size())
+    }
+}
