@@ -3,6 +3,7 @@
 //! 2 for bad input (usage, files, values), 1 for everything else.
 
 mod cmd_env;
+mod cmd_train;
 mod table_io;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,10 @@ enum Command {
     /// Step, roll out and check the tasks' simulators
     #[command(subcommand)]
     Env(cmd_env::EnvCommand),
+    /// Train one algorithm on one task into a run folder (resumable)
+    Train(cmd_train::TrainArgs),
+    /// Print the default run config of an algorithm and task, every key documented
+    Config(cmd_train::ConfigArgs),
 }
 
 /// An error caused by the user's input: exit code 2, like clap's usage errors.
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Env(c) => cmd_env::run(c),
+        Command::Train(a) => cmd_train::train(a),
+        Command::Config(a) => cmd_train::config(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -232,6 +232,17 @@ impl Learner {
         self.rng = rng;
     }
 
+    /// Gradient computations so far (drives batch reuse); restored on resume.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    /// Set the call count, dropping any reused batch (resume happens at a reuse boundary).
+    pub fn set_calls(&mut self, calls: u64) {
+        self.calls = calls;
+        self.cache = None;
+    }
+
     /// One gradient computation. The policy gradient is skipped when `need_policy` is false
     /// (the synchronous trainer's iterations where the delayed update would not apply it).
     pub fn compute(

@@ -1,5 +1,19 @@
 //! Learner tests: smoke runs, gradient identities, hand-computed targets, mutation checks.
+#[path = "algos/batch_reuse.rs"]
+mod batch_reuse;
 #[path = "algos/common.rs"]
 mod common;
+#[path = "algos/mpg_identities.rs"]
+mod mpg_identities;
+#[path = "algos/nadp_fd.rs"]
+mod nadp_fd;
+#[path = "algos/optimizer_rules.rs"]
+mod optimizer_rules;
+#[path = "algos/q_loss_clip.rs"]
+mod q_loss_clip;
+#[path = "algos/reference.rs"]
+mod reference;
 #[path = "algos/smoke.rs"]
 mod smoke;
+#[path = "algos/targets.rs"]
+mod targets;

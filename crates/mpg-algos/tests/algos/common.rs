@@ -1,7 +1,7 @@
 //! Batches of real transitions for the learner tests.
 
 use mpg_algos::Batch;
-use mpg_envs::{Rng, Sim, Task, Termination, make_sim};
+use mpg_envs::{Rng, Task, Termination, make_sim};
 use rand::{Rng as _, SeedableRng};
 use tch::Tensor;
 

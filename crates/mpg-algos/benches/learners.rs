@@ -1,0 +1,214 @@
+//! Learner speed (issue "Learners …", "Speed, measured"): for both tasks and all six
+//! algorithms at batch 256 and H = 25 (`AlgoConfig::defaults`), with 1 intra-op thread:
+//!
+//! * `grad/{task}/{algo}`: one gradient computation `Learner::compute(.., need_policy = true)`
+//!   at the middle of MPG's weight schedule (iteration T/2: 4500 path tracking, 2000 pendulum).
+//!   MPG-v1 and n-step DPG reuse a batch and its critic targets for 10 calls (spec §3.4): one
+//!   criterion iteration is a full cycle of `batch_reuse` consecutive calls (the first one
+//!   computes the 25-step env-rollout targets) and the time is reported per call — the honest
+//!   average. `grad-fresh/{task}/{algo}` (those two only) sets `batch_reuse = 1`: every call
+//!   recomputes its targets.
+//! * `update/{task}/{algo}`: one iteration of the synchronous trainer — `compute` (the policy
+//!   gradient only where the delayed update applies it) then `Optimizer::apply` — averaged over
+//!   a cycle of lcm(delay_update, batch_reuse) iterations (2 for MPG-v2 and TD3, 10 for MPG-v1
+//!   and n-step DPG, 1 otherwise).
+//! * `grad-2t/path-tracking/mpg-v2`: the MPG-v2 path-tracking gradient on 2 intra-op threads.
+//! * The anchor comparison (shared/anchors/torch_mpg_grad.py uses Q1 in every return term, D2
+//!   = Q1): `grad/path-tracking/mpg-v2-q1` (the whole `compute` with `critic = Q1`) and
+//!   `policy-step/path-tracking/mpg-v2-q1[-2t]`, exactly the anchor's work — the mixed policy loss,
+//!   its gradient, global-norm clip 3 and the policy's Adam step (no critic target or critic
+//!   gradients).
+//!
+//! `cargo bench -p mpg-algos --bench learners` (about 4 minutes on 2 cores); one benchmark:
+//! `cargo bench -p mpg-algos --bench learners -- 'grad/path-tracking/mpg-v2$'`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mpg_algos::learner::{clip_by_global_norm, grad_of};
+use mpg_algos::{Algo, AlgoConfig, Batch, CriticChoice, GradStats, Learner, Nets, Optimizer};
+use mpg_envs::{Rng, Task, Termination, make_sim};
+use rand::{Rng as _, SeedableRng};
+use std::time::{Duration, Instant};
+use tch::Tensor;
+
+const BATCH: usize = 256;
+
+/// `n` transitions of `task` from fresh resets, with uniform random actions in ±`act_range`
+/// (the tests' helper, tests/algos/common.rs).
+fn random_batch(task: Task, n: usize, seed: u64) -> Batch {
+    let spec = task.spec();
+    let mut sim = make_sim(task, n, seed, Termination::Paper);
+    let mut rng = Rng::seed_from_u64(seed + 1000);
+    let range = if task == Task::PathTracking { 1.0 } else { 3.0 };
+    let act: Vec<f32> = (0..n * spec.act_dim)
+        .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * range)
+        .collect();
+    let mut obs = vec![0.0; n * spec.obs_dim];
+    sim.observe(&mut obs);
+    let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
+    sim.step(&act, &mut rew, &mut done).unwrap();
+    let mut next = vec![0.0; n * spec.obs_dim];
+    sim.observe(&mut next);
+    let (b, od, ad) = (n as i64, spec.obs_dim as i64, spec.act_dim as i64);
+    Batch {
+        obs: Tensor::from_slice(&obs).reshape([b, od]),
+        act: Tensor::from_slice(&act).reshape([b, ad]),
+        rew: Tensor::from_slice(&rew),
+        next_obs: Tensor::from_slice(&next).reshape([b, od]),
+        done: Tensor::from_slice(&done.iter().map(|&d| d as u8 as f32).collect::<Vec<_>>()),
+    }
+}
+
+/// Everything one benchmark needs: the optimiser (owning the networks), a learner, a batch.
+struct Setup {
+    cfg: AlgoConfig,
+    opt: Optimizer,
+    learner: Learner,
+    batch: Batch,
+    /// Mid-schedule iteration of MPG's weights (T/2).
+    iteration: u64,
+}
+
+fn setup(algo: Algo, task: Task, cfg: AlgoConfig) -> Setup {
+    let mut rng = Rng::seed_from_u64(1);
+    let nets = Nets::new(algo, task, cfg.init, cfg.squash, &mut rng);
+    let iteration = cfg.weight_total_ite / 2;
+    let mut opt = Optimizer::new(nets, &cfg);
+    opt.iteration = iteration;
+    Setup {
+        learner: Learner::new(algo, task, cfg.clone(), 2),
+        batch: random_batch(task, BATCH, 3),
+        opt,
+        iteration,
+        cfg,
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// `grad/…`: `cycle` consecutive `compute` calls per criterion iteration, reported per call.
+fn bench_grad(c: &mut Criterion, name: &str, s: &mut Setup) {
+    let cycle = s.cfg.batch_reuse.max(1);
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters * cycle {
+                std::hint::black_box(s.learner.compute(&s.opt.nets, &s.batch, s.iteration, true));
+            }
+            t.elapsed() / cycle as u32
+        })
+    });
+}
+
+/// `update/…`: compute + apply as the synchronous trainer runs them, averaged over a cycle of
+/// lcm(delay, reuse) iterations.
+fn bench_update(c: &mut Criterion, name: &str, s: &mut Setup) {
+    let (delay, reuse) = (s.cfg.delay_update.max(1), s.cfg.batch_reuse.max(1));
+    let cycle = delay * reuse / gcd(delay, reuse);
+    // Start at a cycle boundary of both the delay and the batch reuse.
+    s.opt.iteration = s.iteration.next_multiple_of(cycle);
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters * cycle {
+                let i = s.opt.iteration;
+                let need_policy = s.opt.policy_due(i);
+                let grads = s.learner.compute(&s.opt.nets, &s.batch, i, need_policy);
+                let applied = s.opt.apply(&grads).unwrap();
+                assert!(!applied.dropped, "{name}: a non-finite gradient");
+            }
+            t.elapsed() / cycle as u32
+        })
+    });
+}
+
+/// `policy-step/…`: what the PyTorch anchor times — the policy loss, its gradient, the clip,
+/// the policy's Adam step.
+fn bench_policy_step(c: &mut Criterion, name: &str, s: &mut Setup) {
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let mut stats = GradStats::default();
+            let loss = s
+                .learner
+                .policy_loss(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
+            let params = s.opt.nets.policy.net.params();
+            let (g, _) = clip_by_global_norm(grad_of(&loss, &params), s.cfg.grad_clip);
+            s.opt.policy.apply(&params, &g);
+        })
+    });
+}
+
+fn with_threads(n: i32, f: impl FnOnce()) {
+    tch::set_num_threads(n);
+    f();
+    tch::set_num_threads(1);
+}
+
+fn learners(c: &mut Criterion) {
+    tch::set_num_threads(1);
+    for task in Task::ALL {
+        for algo in Algo::ALL {
+            let cfg = AlgoConfig::defaults(algo, task);
+            bench_grad(
+                c,
+                &format!("grad/{task}/{algo}"),
+                &mut setup(algo, task, cfg.clone()),
+            );
+            if cfg.batch_reuse > 1 {
+                let mut fresh = cfg.clone();
+                fresh.batch_reuse = 1;
+                let name = format!("grad-fresh/{task}/{algo}");
+                bench_grad(c, &name, &mut setup(algo, task, fresh));
+            }
+            bench_update(
+                c,
+                &format!("update/{task}/{algo}"),
+                &mut setup(algo, task, cfg),
+            );
+        }
+    }
+    let (task, algo) = (Task::PathTracking, Algo::MpgV2);
+    with_threads(2, || {
+        let cfg = AlgoConfig::defaults(algo, task);
+        bench_grad(
+            c,
+            &format!("grad-2t/{task}/{algo}"),
+            &mut setup(algo, task, cfg),
+        );
+    });
+    let mut q1 = AlgoConfig::defaults(algo, task);
+    q1.critic = CriticChoice::Q1;
+    bench_grad(
+        c,
+        &format!("grad/{task}/{algo}-q1"),
+        &mut setup(algo, task, q1.clone()),
+    );
+    bench_policy_step(
+        c,
+        &format!("policy-step/{task}/{algo}-q1"),
+        &mut setup(algo, task, q1.clone()),
+    );
+    with_threads(2, || {
+        bench_policy_step(
+            c,
+            &format!("policy-step-2t/{task}/{algo}-q1"),
+            &mut setup(algo, task, q1),
+        );
+    });
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .without_plots()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = learners
+}
+criterion_main!(benches);

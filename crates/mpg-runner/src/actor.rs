@@ -1,0 +1,92 @@
+//! The Actor box of Fig. 2: a batched simulator driven by the current policy plus the
+//! algorithm's exploration noise, producing transitions for the buffer (spec §4, D6).
+
+use crate::buffer::ReplayBuffer;
+use mpg_algos::{Algo, Nets};
+use mpg_envs::{Rng, Sim, SimState, Task, TaskSpec};
+use rand::Rng as _;
+use rand_distr::StandardNormal;
+use tch::Tensor;
+
+/// An actor: its simulator, its generator (exploration noise, SAC's sampling), the noise std.
+pub struct Actor {
+    pub sim: Box<dyn Sim>,
+    pub rng: Rng,
+    spec: &'static TaskSpec,
+    algo: Algo,
+    sigma: f64,
+    obs_scale: Tensor,
+    obs: Vec<f32>,
+}
+
+impl Actor {
+    pub fn new(sim: Box<dyn Sim>, rng: Rng, algo: Algo, sigma: f64) -> Actor {
+        let spec = sim.spec();
+        let mut obs = vec![0.0; sim.num_agents() * spec.obs_dim];
+        sim.observe(&mut obs);
+        Actor {
+            sim,
+            rng,
+            spec,
+            algo,
+            sigma,
+            obs_scale: Tensor::from_slice(spec.obs_scale),
+            obs,
+        }
+    }
+
+    /// Behaviour actions for the current observations: the deterministic action plus
+    /// N(0, σ²) per dimension, NOT clipped (spec §3.1); SAC samples its stochastic policy.
+    fn behaviour(&mut self, nets: &Nets) -> Vec<f32> {
+        let n = self.sim.num_agents();
+        let s = Tensor::from_slice(&self.obs).reshape([n as i64, self.spec.obs_dim as i64])
+            * &self.obs_scale;
+        let act = tch::no_grad(|| {
+            if self.algo == Algo::Sac {
+                let k = n * self.spec.act_dim;
+                let eps: Vec<f32> = (0..k).map(|_| self.rng.sample(StandardNormal)).collect();
+                let eps = Tensor::from_slice(&eps).reshape([n as i64, self.spec.act_dim as i64]);
+                nets.policy.sample(&s, &eps, None).0
+            } else {
+                nets.policy.act(&s)
+            }
+        });
+        let mut act: Vec<f32> = Vec::try_from(act.flatten(0, -1)).unwrap();
+        if self.sigma > 0.0 {
+            for a in &mut act {
+                *a += (self.rng.sample::<f64, _>(StandardNormal) * self.sigma) as f32;
+            }
+        }
+        act
+    }
+
+    /// Collect `count` transitions (a multiple of the agent count) into `buffer`; after each
+    /// step the agents that reported done are reset (the authors' worker loop).
+    pub fn collect(&mut self, nets: &Nets, buffer: &mut ReplayBuffer, count: usize) {
+        let n = self.sim.num_agents();
+        let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
+        let mut next = vec![0.0; self.obs.len()];
+        for _ in 0..count / n {
+            let act = self.behaviour(nets);
+            self.sim.step_unchecked(&act, &mut rew, &mut done);
+            self.sim.observe(&mut next);
+            buffer.push_many(&self.obs, &act, &rew, &next, &done);
+            self.sim.reset_done();
+            self.sim.observe(&mut self.obs);
+        }
+    }
+
+    pub fn task(&self) -> Task {
+        self.spec.task
+    }
+
+    pub fn save(&self) -> SimState {
+        self.sim.save()
+    }
+
+    pub fn load(&mut self, state: &SimState) -> Result<(), String> {
+        self.sim.load(state)?;
+        self.sim.observe(&mut self.obs);
+        Ok(())
+    }
+}
