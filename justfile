@@ -31,6 +31,15 @@ ci: test lint
 bench-sim: setup
     cargo bench -p mpg-envs --bench sim
 
+# Criterion benchmarks of the learners (gradient and update times, six algorithms, both tasks; docs/performance.md)
+bench-learners: setup
+    cargo bench -p mpg-algos --bench learners
+
 # All criterion benchmarks
 bench-perf: setup
     cargo bench --workspace
+
+# Regenerate the default run configs under bench-configs/defaults/ from the typed config
+configs: setup
+    cargo build --release --quiet
+    for a in mpg-v1 mpg-v2 ndpg nadp td3 sac; do for t in path-tracking inverted-pendulum; do target/release/mpg config --algo $a --task $t > bench-configs/defaults/${t}__${a}.toml; done; done

@@ -237,10 +237,30 @@ impl Learner {
         self.calls
     }
 
-    /// Set the call count, dropping any reused batch (resume happens at a reuse boundary).
-    pub fn set_calls(&mut self, calls: u64) {
+    /// The reused batch and its targets, `[obs, act, rew, next_obs, done, y]`, for checkpoints
+    /// taken between two reuse boundaries.
+    pub fn cached(&self) -> Option<Vec<Tensor>> {
+        self.cache.as_ref().map(|(b, y)| {
+            [&b.obs, &b.act, &b.rew, &b.next_obs, &b.done, y]
+                .iter()
+                .map(|t| t.detach().copy())
+                .collect()
+        })
+    }
+
+    /// Restore the call count and the reused batch of [`Learner::cached`].
+    pub fn restore(&mut self, calls: u64, cache: Option<Vec<Tensor>>) {
         self.calls = calls;
-        self.cache = None;
+        self.cache = cache.map(|t| {
+            let b = Batch {
+                obs: t[0].shallow_clone(),
+                act: t[1].shallow_clone(),
+                rew: t[2].shallow_clone(),
+                next_obs: t[3].shallow_clone(),
+                done: t[4].shallow_clone(),
+            };
+            (b, t[5].shallow_clone())
+        });
     }
 
     /// One gradient computation. The policy gradient is skipped when `need_policy` is false
@@ -409,9 +429,26 @@ impl Learner {
                 stats.w_model = Some(w_model);
                 let noises = self.draw_noises(obs.size()[0] as usize);
                 // D2: the critic of every return term (MPG-v1 trains Q1 only).
-                let q = |s: &Tensor, a: &Tensor| match self.cfg.critic {
-                    CriticChoice::Min => min_q(s, a),
-                    CriticChoice::Q1 => q_value(&nets.q1, s, a),
+                let calls = std::cell::Cell::new(0u32);
+                let q = |s: &Tensor, a: &Tensor| {
+                    calls.set(calls.get() + 1);
+                    if calls.get() >= 2 {
+                        match self.cfg.critic {
+                            CriticChoice::Min => {
+                                let v = q_value(&nets.q1_targ, s, a);
+                                match &nets.q2_targ {
+                                    Some(q2) => v.minimum(&q_value(q2, s, a)),
+                                    None => v,
+                                }
+                            }
+                            CriticChoice::Q1 => q_value(&nets.q1_targ, s, a),
+                        }
+                    } else {
+                        match self.cfg.critic {
+                            CriticChoice::Min => min_q(s, a),
+                            CriticChoice::Q1 => q_value(&nets.q1, s, a),
+                        }
+                    }
                 };
                 let terms = mpg::Returns {
                     model: self.model.as_ref(),

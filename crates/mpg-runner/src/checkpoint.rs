@@ -62,12 +62,21 @@ fn named_tensors(opt: &Optimizer) -> Vec<(String, Tensor)> {
 /// Write a checkpoint into `dir` (the run's `checkpoint/`): a new folder beside it, synced,
 /// then swapped in by renames; a crash at any moment leaves the previous checkpoint or the new
 /// one whole.
-pub fn save(dir: &Path, meta: &mut Meta, opt: &Optimizer, buffer: &ReplayBuffer) -> Result<()> {
+pub fn save(
+    dir: &Path,
+    meta: &mut Meta,
+    opt: &Optimizer,
+    buffer: &ReplayBuffer,
+    learner_cache: Option<Vec<Tensor>>,
+) -> Result<()> {
     let new = sibling(dir, "new");
     let old = sibling(dir, "old");
     let _ = fs::remove_dir_all(&new);
     fs::create_dir_all(&new)?;
-    let tensors = named_tensors(opt);
+    let mut tensors = named_tensors(opt);
+    for (k, t) in learner_cache.into_iter().flatten().enumerate() {
+        tensors.push((format!("learner_cache.{k}"), t));
+    }
     let refs: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     Tensor::save_multi(&refs, new.join("tensors.pt")).context("writing checkpoint tensors")?;
     {
@@ -142,11 +151,27 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
     Ok(meta)
 }
 
-/// Load the tensors and buffer of a checkpoint into a freshly built optimiser. Everything is
+/// Load the tensors and buffer of a checkpoint into a freshly built optimiser; also returns the
+/// learner's reused batch, if one was open. Everything is
 /// read and checked before anything is written into `opt`.
-pub fn load_state(dir: &Path, meta: &Meta, opt: &mut Optimizer) -> Result<ReplayBuffer> {
-    let loaded =
+pub fn load_state(
+    dir: &Path,
+    meta: &Meta,
+    opt: &mut Optimizer,
+) -> Result<(ReplayBuffer, Option<Vec<Tensor>>)> {
+    let mut loaded =
         Tensor::load_multi(dir.join("tensors.pt")).context("reading checkpoint tensors")?;
+    let cache: Vec<Tensor> = loaded
+        .iter()
+        .filter(|(n, _)| n.starts_with("learner_cache."))
+        .map(|(_, t)| t.shallow_clone())
+        .collect();
+    loaded.retain(|(n, _)| !n.starts_with("learner_cache."));
+    let cache = match cache.len() {
+        0 => None,
+        6 => Some(cache),
+        n => bail!("{}: {n} learner-cache tensors, expected 6", dir.display()),
+    };
     let want = named_tensors(opt);
     if loaded.len() != want.len() {
         bail!(
@@ -194,5 +219,5 @@ pub fn load_state(dir: &Path, meta: &Meta, opt: &mut Optimizer) -> Result<Replay
     opt.iteration = meta.iteration;
     opt.dropped_total = meta.dropped_total;
     opt.dropped_in_row = meta.dropped_in_row;
-    Ok(buffer)
+    Ok((buffer, cache))
 }

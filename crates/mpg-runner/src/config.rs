@@ -335,9 +335,18 @@ impl RunConfig {
         if !errors.is_empty() {
             return Err(ConfigError(errors.join("\n")));
         }
-        let cfg: RunConfig = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(format!("{name}: {}", e.message())))?;
+        let cfg: RunConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+                let path = e.path().to_string();
+                let leaf = path.rsplit('.').next().unwrap_or(&path).to_string();
+                let line = line_of(&text, &leaf)
+                    .map(|l| format!("line {l}: "))
+                    .unwrap_or_default();
+                ConfigError(format!(
+                    "{name}: {line}key '{path}': {}",
+                    e.inner().message()
+                ))
+            })?;
         let v = cfg.violations();
         if !v.is_empty() {
             return Err(ConfigError(format!(

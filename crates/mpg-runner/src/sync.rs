@@ -287,7 +287,13 @@ impl State {
             tensors_len: 0,
             replay_len: 0,
         };
-        checkpoint::save(&self.dir.checkpoint(), &mut meta, &self.opt, &self.buffer)
+        checkpoint::save(
+            &self.dir.checkpoint(),
+            &mut meta,
+            &self.opt,
+            &self.buffer,
+            self.learner.cached(),
+        )
     }
 
     /// One iteration: maybe collect, sample, compute, apply, log.
@@ -454,7 +460,7 @@ fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
         )?;
         write_atomic(&dir.config(), st.cfg.to_toml().as_bytes())?;
     }
-    let buffer = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
+    let (buffer, cache) = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
     st.actor.load(&meta.actor_sim).map_err(anyhow::Error::msg)?;
     st.actor.rng = meta.actor_rng.clone();
     st.evaluator
@@ -462,7 +468,7 @@ fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
         .load(&meta.eval_sim)
         .map_err(anyhow::Error::msg)?;
     st.learner.set_rng(meta.learner_rng.clone());
-    st.learner.set_calls(meta.learner_calls);
+    st.learner.restore(meta.learner_calls, cache);
     st.buffer = buffer;
     st.iteration = meta.iteration;
     st.evaluated_through = meta.evaluated_through;

@@ -138,6 +138,6 @@ fn nadp_learner_policy_gradient_is_the_full_bptt_model_return() {
         let want = grads(&spec_objective(task, &nets, &batch.obs, &eps), &p);
         let err = rel_err(&g.policy.unwrap(), &want);
         eprintln!("{task}: learner NADP policy gradient: rel err {err:.2e}");
-        assert!(err < 1e-4, "{task}: {err}");
+        assert!(err < 3e-5, "{task}: {err}");
     }
 }

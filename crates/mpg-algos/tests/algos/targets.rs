@@ -267,7 +267,7 @@ fn sac_target_and_policy_loss() {
         let err = rel_err(&g.policy.unwrap(), &grads(&loss, &pol));
         eprintln!("{task} SAC policy gradient squash={squash}: rel err {err:.2e}");
         assert!(
-            err < 1e-4,
+            err < 1e-5,
             "{task} squash={squash}: SAC policy gradient {err}"
         );
     }
@@ -357,7 +357,7 @@ fn env_nstep_target_runs_the_true_simulator() {
             assert_close(
                 &y,
                 &want.detach(),
-                1e-4,
+                1e-5,
                 &format!("{task} {algo} env 25-step target"),
             );
             // later actions from π' instead of π would give another target
@@ -409,7 +409,7 @@ fn nadp_target_is_a_model_rollout_with_target_q_and_current_policy() {
         assert_close(
             &y,
             &want.detach(),
-            1e-4,
+            1e-5,
             &format!("{task} NADP model target"),
         );
         // the current Q1 in place of Q1' would give another value

@@ -113,21 +113,21 @@ fn finite_differences(
         let (mut op, mut om, mut ap, mut am) =
             (obs.to_vec(), obs.to_vec(), act.to_vec(), act.to_vec());
         let mut h = vec![0.0; b];
-        for s in 0..b {
+        for (s, hs) in h.iter_mut().enumerate() {
             let (plus, minus) = if k < od {
                 (&mut op[s * od + k], &mut om[s * od + k])
             } else {
                 (&mut ap[s * ad + k - od], &mut am[s * ad + k - od])
             };
-            h[s] = 1e-5 * (1.0 + plus.abs());
-            *plus += h[s];
-            *minus -= h[s];
+            *hs = 1e-5 * (1.0 + plus.abs());
+            *plus += *hs;
+            *minus -= *hs;
         }
         let (fp, fm) = (eval(&op, &ap), eval(&om, &am));
-        for s in 0..b {
+        for (s, hs) in h.iter().enumerate() {
             for j in 0..=od {
                 let i = s * (od + 1) + j;
-                jac[i * (od + ad) + k] = (fp[i] - fm[i]) / (2.0 * h[s]);
+                jac[i * (od + ad) + k] = (fp[i] - fm[i]) / (2.0 * hs);
             }
         }
     }

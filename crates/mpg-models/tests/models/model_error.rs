@@ -13,6 +13,8 @@ use std::f64::consts::PI;
 
 const H: usize = 25;
 
+type Policy<'a> = &'a dyn Fn(&[f32], &mut [f32]);
+
 fn fixed(task: Task, p: FixedPolicy) -> impl Fn(&[f32], &mut [f32]) {
     move |o: &[f32], a: &mut [f32]| p.act(task, o, a)
 }
@@ -58,15 +60,15 @@ fn model_against_itself_has_zero_error() {
 #[test]
 fn constant_bias_gives_linear_error_and_its_slope() {
     // (task, policy, dimension, b): path X (scale 1/1200), pendulum p (scale 0.001).
-    let zero_but_p = |o: &[f32], a: &mut [f32]| {
+    let ignores_p = |o: &[f32], a: &mut [f32]| {
         for (o, a) in o.chunks_exact(4).zip(a.iter_mut()) {
             *a = -(o[1] * 10.0 + o[3]); // ignores p, so the bias does not feed back
         }
     };
     let path_linear = fixed(Task::PathTracking, FixedPolicy::Linear);
-    let cases: [(Task, &dyn Fn(&[f32], &mut [f32]), usize, f64); 3] = [
+    let cases: [(Task, Policy, usize, f64); 3] = [
         (Task::PathTracking, &path_linear, 5, 0.7),
-        (Task::InvertedPendulum, &zero_but_p, 0, -0.05),
+        (Task::InvertedPendulum, &ignores_p, 0, -0.05),
         (
             Task::InvertedPendulum,
             &fixed(Task::InvertedPendulum, FixedPolicy::Zero),

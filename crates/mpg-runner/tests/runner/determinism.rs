@@ -1,0 +1,184 @@
+//! The synchronous trainer is deterministic (D8) and resumes exactly.
+
+use mpg_algos::Algo;
+use mpg_envs::Task;
+use mpg_runner::sync::{Outcome, Progress, Silent, TIMING_COLUMNS, run};
+use mpg_runner::{RunConfig, RunDir};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A small but complete run: every box exercised in seconds.
+fn small(algo: Algo, task: Task) -> RunConfig {
+    let mut c = RunConfig::defaults(algo, task);
+    c.iterations = 60;
+    c.seed = 7;
+    c.sampling.replay_start = 256;
+    c.sampling.transitions_per_call = 64;
+    c.sampling.updates_per_call = 5;
+    c.eval.interval = 20;
+    c.eval.episodes = 2;
+    c.log.interval = 10;
+    c.log.checkpoint_interval = 20;
+    c.learner.batch_size = 32;
+    c.learner.horizon = 4;
+    c
+}
+
+/// A CSV without its timing columns.
+pub fn without_timing(path: &Path) -> Vec<Vec<String>> {
+    let mut rd = csv::Reader::from_path(path).unwrap();
+    let h: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let keep: Vec<usize> = (0..h.len())
+        .filter(|&i| !TIMING_COLUMNS.contains(&h[i].as_str()))
+        .collect();
+    let mut rows = vec![keep.iter().map(|&i| h[i].clone()).collect::<Vec<_>>()];
+    for r in rd.records() {
+        let r = r.unwrap();
+        rows.push(keep.iter().map(|&i| r[i].to_string()).collect());
+    }
+    rows
+}
+
+fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcome {
+    struct StopAt(Option<u64>, Arc<AtomicBool>);
+    impl Progress for StopAt {
+        fn iteration(&mut self, done: u64, _: u64, _: f64) {
+            if Some(done) == self.0 {
+                self.1.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut p = StopAt(stop_at, stop.clone());
+    run(cfg, &RunDir::new(dir), resume, false, stop, &mut p).unwrap()
+}
+
+#[test]
+fn same_seed_same_csvs_for_every_algorithm() {
+    tch::set_num_threads(1);
+    for algo in Algo::ALL {
+        let cfg = small(algo, Task::PathTracking);
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        go(&cfg, a.path(), false, None);
+        go(&cfg, b.path(), false, None);
+        for f in ["eval.csv", "train.csv"] {
+            let (x, y) = (
+                without_timing(&a.path().join(f)),
+                without_timing(&b.path().join(f)),
+            );
+            assert_eq!(x, y, "{algo}: {f} differs between two runs of one seed");
+        }
+        let rows = without_timing(&a.path().join("eval.csv"));
+        assert_eq!(rows.len(), 1 + 4, "{algo}: evaluations at 0, 20, 40, 60");
+        let mut other = cfg.clone();
+        other.seed = 8;
+        let c = tempfile::tempdir().unwrap();
+        go(&other, c.path(), false, None);
+        assert_ne!(
+            without_timing(&a.path().join("train.csv")),
+            without_timing(&c.path().join("train.csv")),
+            "{algo}"
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_csvs() {
+    tch::set_num_threads(1);
+    for (algo, task, stop_at) in [
+        (Algo::MpgV1, Task::PathTracking, 33),
+        (Algo::MpgV2, Task::PathTracking, 20),
+        (Algo::Sac, Task::InvertedPendulum, 47),
+        (Algo::Nadp, Task::InvertedPendulum, 12),
+    ] {
+        let cfg = small(algo, task);
+        let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        go(&cfg, whole.path(), false, None);
+        let out = go(&cfg, parts.path(), false, Some(stop_at));
+        assert_eq!(out, Outcome::Interrupted { iteration: stop_at }, "{algo}");
+        let status = RunDir::new(parts.path()).read_status().unwrap();
+        assert!(status.starts_with("interrupted"), "{status}");
+        let out = go(&cfg, parts.path(), true, None);
+        assert!(matches!(out, Outcome::Finished { .. }));
+        for f in ["eval.csv", "train.csv"] {
+            assert_eq!(
+                without_timing(&whole.path().join(f)),
+                without_timing(&parts.path().join(f)),
+                "{algo} {task}: {f} after resume at {stop_at}"
+            );
+        }
+        assert_eq!(RunDir::new(parts.path()).read_status().unwrap(), "finished");
+    }
+}
+
+#[test]
+fn resume_refuses_a_changed_config_and_a_new_run_refuses_an_old_folder() {
+    tch::set_num_threads(1);
+    let cfg = small(Algo::Td3, Task::InvertedPendulum);
+    let dir = tempfile::tempdir().unwrap();
+    go(&cfg, dir.path(), false, Some(10));
+    let mut changed = cfg.clone();
+    changed.learner.gamma = 0.9;
+    let stop = Arc::new(AtomicBool::new(false));
+    let e = run(
+        &changed,
+        &RunDir::new(dir.path()),
+        true,
+        false,
+        stop.clone(),
+        &mut Silent,
+    )
+    .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("learner.gamma: 0.98 → 0.9"),
+        "{e:#}"
+    );
+    let e = run(
+        &cfg,
+        &RunDir::new(dir.path()),
+        false,
+        false,
+        stop.clone(),
+        &mut Silent,
+    )
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("already holds a run"), "{e:#}");
+    // allowed explicitly: recorded in provenance.toml
+    run(
+        &changed,
+        &RunDir::new(dir.path()),
+        true,
+        true,
+        stop,
+        &mut Silent,
+    )
+    .unwrap();
+    let prov = std::fs::read_to_string(dir.path().join("provenance.toml")).unwrap();
+    assert!(
+        prov.contains("config changed on resume at iteration 10: learner.gamma"),
+        "{prov}"
+    );
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_with_the_reason() {
+    tch::set_num_threads(1);
+    let cfg = small(Algo::Td3, Task::InvertedPendulum);
+    let dir = tempfile::tempdir().unwrap();
+    go(&cfg, dir.path(), false, Some(10));
+    let replay = dir.path().join("checkpoint/replay.bin");
+    let bytes = std::fs::read(&replay).unwrap();
+    std::fs::write(&replay, &bytes[..bytes.len() / 2]).unwrap();
+    let e = run(
+        &cfg,
+        &RunDir::new(dir.path()),
+        true,
+        false,
+        Arc::new(AtomicBool::new(false)),
+        &mut Silent,
+    )
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("replay.bin is"), "{e:#}");
+    assert!(format!("{e:#}").contains("truncated"), "{e:#}");
+}
