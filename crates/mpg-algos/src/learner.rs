@@ -429,26 +429,9 @@ impl Learner {
                 stats.w_model = Some(w_model);
                 let noises = self.draw_noises(obs.size()[0] as usize);
                 // D2: the critic of every return term (MPG-v1 trains Q1 only).
-                let calls = std::cell::Cell::new(0u32);
-                let q = |s: &Tensor, a: &Tensor| {
-                    calls.set(calls.get() + 1);
-                    if calls.get() >= 2 {
-                        match self.cfg.critic {
-                            CriticChoice::Min => {
-                                let v = q_value(&nets.q1_targ, s, a);
-                                match &nets.q2_targ {
-                                    Some(q2) => v.minimum(&q_value(q2, s, a)),
-                                    None => v,
-                                }
-                            }
-                            CriticChoice::Q1 => q_value(&nets.q1_targ, s, a),
-                        }
-                    } else {
-                        match self.cfg.critic {
-                            CriticChoice::Min => min_q(s, a),
-                            CriticChoice::Q1 => q_value(&nets.q1, s, a),
-                        }
-                    }
+                let q = |s: &Tensor, a: &Tensor| match self.cfg.critic {
+                    CriticChoice::Min => min_q(s, a),
+                    CriticChoice::Q1 => q_value(&nets.q1, s, a),
                 };
                 let terms = mpg::Returns {
                     model: self.model.as_ref(),

@@ -431,8 +431,21 @@ fn train_loop(
 /// Load the newest checkpoint into a freshly built state, after checking it fits the config.
 fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
     let dir = &st.dir;
-    let ck = checkpoint::locate(&dir.checkpoint())
-        .with_context(|| format!("{}: no checkpoint to resume from", dir.root.display()))?;
+    let Some(ck) = checkpoint::locate(&dir.checkpoint()) else {
+        // Stopped before its first checkpoint: nothing to continue, so start over.
+        let saved = std::fs::read_to_string(dir.config()).unwrap_or_default();
+        if toml::from_str::<RunConfig>(&saved).ok().as_ref() != Some(&st.cfg)
+            && !allow_config_change
+        {
+            bail!(
+                "{}: the config differs from the run's; resume with the run's own config, or pass --allow-config-change",
+                dir.root.display()
+            );
+        }
+        truncate(&dir.eval_csv(), 0)?;
+        truncate(&dir.train_csv(), 0)?;
+        return Ok(());
+    };
     let meta = checkpoint::load_meta(&ck)?;
     let saved: RunConfig = toml::from_str(&meta.config).context("the checkpoint's config")?;
     if saved != st.cfg {
