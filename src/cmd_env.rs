@@ -17,6 +17,22 @@ pub enum EnvCommand {
     /// Roll a fixed policy over fresh episodes (done ignored, fixed length: decision D18) and
     /// print the mean return and the simulator's throughput
     Rollout(RolloutArgs),
+    /// Check a task after changing it: shapes, finite outputs over many random states and
+    /// actions, seeded resets, bad actions rejected (in the spirit of Gymnasium's env checker)
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The task: path-tracking or inverted-pendulum
+    #[arg(long)]
+    task: Task,
+    /// Random states and actions to try
+    #[arg(long, default_value_t = 4096)]
+    samples: usize,
+    /// Seed of the random states and actions
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -33,6 +49,16 @@ pub struct StepArgs {
     /// Path tracking termination rule (decision D1): paper or corrected
     #[arg(long, default_value = "paper")]
     termination: Termination,
+    /// Step the task's prior model (spec §1.9, §2.3) instead of the simulator; its noise is
+    /// at its mean (the golden model files' convention) unless --model-noise
+    #[arg(long)]
+    model: bool,
+    /// With --model: draw the model noise N(mean, std²) with --seed
+    #[arg(long, requires = "model")]
+    model_noise: bool,
+    /// Seed of the model noise (decision D8)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -65,6 +91,7 @@ pub fn run(cmd: EnvCommand) -> Result<()> {
     match cmd {
         EnvCommand::Step(a) => step(a),
         EnvCommand::Rollout(a) => rollout(a),
+        EnvCommand::Check(a) => check(a),
     }
 }
 
@@ -82,45 +109,173 @@ fn header(obs_dim: usize, act_dim: usize, with_agent: bool) -> Vec<String> {
 
 fn step(a: StepArgs) -> Result<()> {
     let spec = a.task.spec();
-    let table = read_obs_act(&a.input, spec.obs_dim, spec.act_dim)?;
+    let (od, ad) = (spec.obs_dim, spec.act_dim);
+    let table = read_obs_act(&a.input, od, ad)?;
     let n = table.rows;
-    let mut sim = make_sim(a.task, n, 0, a.termination);
-    sim.set_obs(&table.obs)
-        .map_err(|e| input_err!("{}: {e}", a.input.display()))?;
-    let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
-    sim.step(&table.act, &mut rew, &mut done)
-        .map_err(|e| input_err!("{}: {e}", a.input.display()))?;
-    let mut next = vec![0.0; n * spec.obs_dim];
-    sim.observe(&mut next);
+    let (rew, done, next) = if a.model {
+        let (rew, next) = model_step(a.task, &table.obs, &table.act, a.model_noise, a.seed);
+        (rew, None, next)
+    } else {
+        let mut sim = make_sim(a.task, n, 0, a.termination);
+        sim.set_obs(&table.obs)
+            .map_err(|e| input_err!("{}: {e}", a.input.display()))?;
+        let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
+        sim.step(&table.act, &mut rew, &mut done)
+            .map_err(|e| input_err!("{}: {e}", a.input.display()))?;
+        let mut next = vec![0.0; n * od];
+        sim.observe(&mut next);
+        (rew, Some(done), next)
+    };
+    let mut head = header(od, ad, false);
+    if done.is_none() {
+        head.retain(|h| h != "done");
+    }
     write_atomic(&a.output, |w| {
         let mut wr = csv::Writer::from_writer(w);
-        wr.write_record(header(spec.obs_dim, spec.act_dim, false))?;
+        wr.write_record(&head)?;
         for i in 0..n {
             let mut rec: Vec<String> = Vec::new();
-            rec.extend(
-                table.obs[i * spec.obs_dim..(i + 1) * spec.obs_dim]
-                    .iter()
-                    .map(f32::to_string),
-            );
-            rec.extend(
-                table.act[i * spec.act_dim..(i + 1) * spec.act_dim]
-                    .iter()
-                    .map(f32::to_string),
-            );
+            rec.extend(table.obs[i * od..(i + 1) * od].iter().map(f32::to_string));
+            rec.extend(table.act[i * ad..(i + 1) * ad].iter().map(f32::to_string));
             rec.push(rew[i].to_string());
-            rec.push(u8::from(done[i]).to_string());
-            rec.extend(
-                next[i * spec.obs_dim..(i + 1) * spec.obs_dim]
-                    .iter()
-                    .map(f32::to_string),
-            );
+            if let Some(done) = &done {
+                rec.push(u8::from(done[i]).to_string());
+            }
+            rec.extend(next[i * od..(i + 1) * od].iter().map(f32::to_string));
             wr.write_record(&rec)?;
         }
         wr.flush()?;
         Ok(())
     })?;
-    eprintln!("{n} steps of {} written to {}", a.task, a.output.display());
+    let what = if a.model { "model" } else { "simulator" };
+    eprintln!(
+        "{n} {what} steps of {} written to {}",
+        a.task,
+        a.output.display()
+    );
     Ok(())
+}
+
+/// One prior-model step of every row (f32, as in training): (rewards, next observations).
+fn model_step(
+    task: Task,
+    obs: &[f32],
+    act: &[f32],
+    noisy: bool,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
+    use rand::SeedableRng;
+    let spec = task.spec();
+    let n = obs.len() / spec.obs_dim;
+    let model = mpg_models::make_model(task);
+    let noise = model.default_noise();
+    let noise = if noisy { noise } else { noise.mean_only() };
+    let mut rng = mpg_envs::Rng::seed_from_u64(seed);
+    let eps = noise.draw(&mut rng, n, tch::Kind::Float);
+    let o = tch::Tensor::from_slice(obs).reshape([n as i64, spec.obs_dim as i64]);
+    let u = tch::Tensor::from_slice(act).reshape([n as i64, spec.act_dim as i64]);
+    let (next, rew) = tch::no_grad(|| model.step(&o, &u, &eps));
+    (
+        Vec::try_from(rew).expect("model reward"),
+        Vec::try_from(next.flatten(0, -1)).expect("model state"),
+    )
+}
+
+/// `mpg env check`: each check printed with its verdict; any failure is an error.
+fn check(a: CheckArgs) -> Result<()> {
+    use rand::{Rng as _, SeedableRng};
+    let spec = a.task.spec();
+    let (n, od, ad) = (a.samples.max(1), spec.obs_dim, spec.act_dim);
+    let mut failures = Vec::new();
+    let mut report = |name: &str, ok: bool, detail: String| {
+        println!(
+            "{} {name}{}",
+            if ok { "ok  " } else { "FAIL" },
+            if detail.is_empty() {
+                detail.clone()
+            } else {
+                format!(": {detail}")
+            }
+        );
+        if !ok {
+            failures.push(name.to_string());
+        }
+    };
+    // 1. shapes and dimensions
+    let mut sim = make_sim(a.task, n, a.seed, Termination::Paper);
+    let mut obs = vec![0.0f32; n * od];
+    sim.observe(&mut obs);
+    report(
+        "dimensions",
+        sim.num_agents() == n && obs.len() == n * od,
+        format!("obs {od}, action {ad}, {n} agents"),
+    );
+    // 2. seeded resets: same seed same states, other seed other states
+    let mut again = vec![0.0f32; n * od];
+    make_sim(a.task, n, a.seed, Termination::Paper).observe(&mut again);
+    let mut other = vec![0.0f32; n * od];
+    make_sim(a.task, n, a.seed.wrapping_add(1), Termination::Paper).observe(&mut other);
+    report("seeded resets", obs == again && obs != other, String::new());
+    report(
+        "finite resets",
+        obs.iter().all(|x| x.is_finite()),
+        String::new(),
+    );
+    // 3. finite outputs over random states near the reset distribution and wide actions
+    let mut rng = mpg_envs::Rng::seed_from_u64(a.seed ^ 0xC4EC);
+    let states: Vec<f32> = obs
+        .iter()
+        .map(|&x| x * (0.5 + rng.random::<f32>() * 1.5))
+        .collect();
+    let acts: Vec<f32> = (0..n * ad)
+        .map(|_| rng.random::<f32>() * 6.0 - 3.0)
+        .collect();
+    sim.set_obs(&states)
+        .map_err(|e| anyhow::anyhow!("set_obs: {e}"))?;
+    let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
+    sim.step(&acts, &mut rew, &mut done)
+        .map_err(|e| anyhow::anyhow!("step: {e}"))?;
+    let mut next = vec![0.0f32; n * od];
+    sim.observe(&mut next);
+    let bad = rew.iter().chain(&next).filter(|x| !x.is_finite()).count();
+    report(
+        "finite simulator outputs",
+        bad == 0,
+        format!("{n} random states and actions in [-3, 3], {bad} non-finite values"),
+    );
+    let (mrew, mnext) = model_step(a.task, &states, &acts, true, a.seed);
+    let bad = mrew.iter().chain(&mnext).filter(|x| !x.is_finite()).count();
+    report(
+        "finite model outputs",
+        bad == 0 && mnext.len() == n * od,
+        format!("{bad} non-finite values"),
+    );
+    // 4. a NaN action is rejected with an error naming it
+    let mut nan = acts.clone();
+    nan[ad * (n / 2)] = f32::NAN;
+    match sim.step(&nan, &mut rew, &mut done) {
+        Err(e) => report(
+            "NaN action rejected",
+            e.to_string().contains(&format!("agent {}", n / 2)),
+            e.to_string(),
+        ),
+        Ok(()) => report("NaN action rejected", false, "accepted".into()),
+    }
+    match sim.step(&acts[1..], &mut rew, &mut done) {
+        Err(e) => report("wrong action count rejected", true, e.to_string()),
+        Ok(()) => report("wrong action count rejected", false, "accepted".into()),
+    }
+    if failures.is_empty() {
+        println!("{}: all checks passed", a.task);
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{}: {} check(s) failed: {}",
+            a.task,
+            failures.len(),
+            failures.join(", ")
+        ))
+    }
 }
 
 fn rollout(a: RolloutArgs) -> Result<()> {

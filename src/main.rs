@@ -3,6 +3,7 @@
 //! 2 for bad input (usage, files, values), 1 for everything else.
 
 mod cmd_env;
+mod cmd_model;
 mod cmd_train;
 mod table_io;
 
@@ -24,6 +25,8 @@ enum Command {
     Env(cmd_env::EnvCommand),
     /// Train one algorithm on one task into a run folder (resumable)
     Train(cmd_train::TrainArgs),
+    /// Measure the prior model's error against the simulator along rollouts (Condition 1's c_m)
+    ModelError(cmd_model::ModelErrorArgs),
     /// Print the default run config of an algorithm and task, every key documented
     Config(cmd_train::ConfigArgs),
 }
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Env(c) => cmd_env::run(c),
         Command::Train(a) => cmd_train::train(a),
         Command::Config(a) => cmd_train::config(a),
+        Command::ModelError(a) => cmd_model::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

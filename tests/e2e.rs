@@ -495,3 +495,124 @@ fn bad_train_input_exits_2_before_any_work() {
         stderr(&o)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The prior models from the command line (issue 8)
+
+/// `mpg env step --model` reproduces both golden model files' next observations and rewards.
+#[test]
+fn env_step_model_reproduces_the_golden_model_files() {
+    for (task, file) in [
+        ("path-tracking", "path_tracking_model_golden.csv"),
+        ("inverted-pendulum", "inverted_pendulum_model_golden.csv"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("next.csv");
+        let input = golden(file);
+        let o = mpg(&[
+            "env",
+            "step",
+            "--task",
+            task,
+            "--model",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (gh, gold) = read_csv(&input);
+        let (oh, ours) = read_csv(&out);
+        assert!(!oh.iter().any(|h| h == "done"), "a model has no done");
+        let dims = if task == "path-tracking" { 6 } else { 4 };
+        let cols: Vec<String> = (0..dims)
+            .map(|d| format!("n{d}"))
+            .chain(["reward".to_string()])
+            .collect();
+        for col in &cols {
+            let gi = gh.iter().position(|h| h == col).unwrap();
+            let oi = oh.iter().position(|h| h == col).unwrap();
+            for (g, w) in gold.iter().zip(&ours) {
+                let rel = (g[gi] - w[oi]).abs() / (g[gi].abs() + 1.0);
+                assert!(rel <= 1e-5, "{task} {col}: ours {} golden {}", w[oi], g[gi]);
+            }
+        }
+        // with --model-noise the noise is drawn: the lateral error / cart position moves
+        let noisy = dir.path().join("noisy.csv");
+        let o = mpg(&[
+            "env",
+            "step",
+            "--task",
+            task,
+            "--model",
+            "--model-noise",
+            "--seed",
+            "1",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            noisy.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_ne!(read_csv(&noisy).1, ours, "{task}: noise drawn");
+    }
+}
+
+#[test]
+fn env_check_passes_on_both_tasks() {
+    for task in ["path-tracking", "inverted-pendulum"] {
+        let o = mpg(&["env", "check", "--task", task, "--samples", "512"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("all checks passed") && !out.contains("FAIL"),
+            "{out}"
+        );
+        assert!(
+            out.contains("NaN action rejected: action of agent 256 is not finite"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn model_error_prints_the_table_and_writes_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("err.csv");
+    let o = mpg(&[
+        "model-error",
+        "--task",
+        "inverted-pendulum",
+        "--horizon",
+        "25",
+        "--samples",
+        "64",
+        "--seed",
+        "2",
+        "--policy",
+        "linear",
+        "--noise",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let c_m: f64 = stdout
+        .split("c_m = ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(c_m > 0.0 && c_m.is_finite(), "{stdout}");
+    let (h, rows) = read_csv(&out);
+    assert_eq!(rows.len(), 25);
+    assert_eq!(h[0], "step");
+    let o = mpg(&[
+        "model-error",
+        "--task",
+        "inverted-pendulum",
+        "--samples",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

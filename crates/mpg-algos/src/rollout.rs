@@ -22,7 +22,11 @@ pub fn model_return(
     let mut discount = 1.0;
     for eps in noises {
         let (next, r) = model.step(&s, &a, eps);
-        ret = ret + (r + reward_shift) * (reward_scale * discount);
+        // Out of place on purpose: `+=` on a tensor is libtorch's in-place add inside the graph.
+        #[allow(clippy::assign_op_pattern)]
+        {
+            ret = ret + (r + reward_shift) * (reward_scale * discount);
+        }
         discount *= gamma;
         s = next;
         a = next_action(&s);

@@ -4,7 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mpg_envs::policy::FixedPolicy;
-use mpg_envs::{Sim, Task, Termination, make_sim};
+use mpg_envs::{Task, Termination, make_sim};
 
 fn throughput(c: &mut Criterion) {
     for task in Task::ALL {

@@ -42,6 +42,12 @@ struct Part<B> {
     done: Vec<bool>,
 }
 
+/// One block's share of a step: its part, actions, rewards and done flags.
+type Chunk<'a, B> = (
+    ((&'a mut Part<B>, &'a [f32]), &'a mut [f32]),
+    &'a mut [bool],
+);
+
 /// A batch of `agents` simulated agents of one task.
 #[derive(Clone)]
 pub struct VecSim<K: Kernel> {
@@ -182,10 +188,7 @@ impl<K: Kernel> Sim for VecSim<K> {
     fn step_unchecked(&mut self, act: &[f32], reward: &mut [f32], done: &mut [bool]) {
         let a = self.spec().act_dim;
         let kernel = &self.kernel;
-        let work = |(((p, act), reward), done): (
-            ((&mut Part<K::Block>, &[f32]), &mut [f32]),
-            &mut [bool],
-        )| {
+        let work = |(((p, act), reward), done): Chunk<K::Block>| {
             kernel.step(&mut p.block, act, reward, done);
             p.done.copy_from_slice(done);
         };

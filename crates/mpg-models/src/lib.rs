@@ -14,8 +14,8 @@
 pub mod model_error;
 pub mod nets;
 mod noise;
-mod path_tracking;
-mod pendulum;
+pub mod path_tracking;
+pub mod pendulum;
 
 pub use noise::ModelNoise;
 pub use path_tracking::PathTrackingModel;

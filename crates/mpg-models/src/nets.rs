@@ -252,9 +252,9 @@ impl Policy {
             ((-&(u * 2.0)).softplus() + u - 2f64.ln()) * -2.0
         };
         match self.squash {
-            Squash::Tanh => logp = logp - log_det(&u).sum_dim_intlist(-1, false, Kind::Float),
+            Squash::Tanh => logp -= log_det(&u).sum_dim_intlist(-1, false, Kind::Float),
             Squash::ScaledTanh(range) => {
-                logp = logp - (log_det(&u) + range.ln()).sum_dim_intlist(-1, false, Kind::Float)
+                logp -= (log_det(&u) + range.ln()).sum_dim_intlist(-1, false, Kind::Float)
             }
             Squash::None => {}
         }

@@ -1,0 +1,74 @@
+//! `mpg model-error`: how far the prior model's rollouts drift from the simulator's.
+
+use crate::input_err;
+use crate::table_io::write_atomic;
+use anyhow::Result;
+use clap::Args;
+use mpg_envs::Task;
+use mpg_envs::policy::FixedPolicy;
+use mpg_models::ModelNoise;
+use mpg_models::model_error::{ModelErrorConfig, model_error};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ModelErrorArgs {
+    /// The task: path-tracking or inverted-pendulum
+    #[arg(long)]
+    task: Task,
+    /// Steps compared (the MPG horizon is 25)
+    #[arg(long, default_value_t = 25)]
+    horizon: usize,
+    /// Start states drawn from the reset distribution
+    #[arg(long, default_value_t = 256)]
+    samples: usize,
+    /// Seed of the start states and the model noise (decision D8)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The policy both systems follow: zero or linear (spec §5; the pendulum's LQR)
+    #[arg(long, default_value = "linear")]
+    policy: FixedPolicy,
+    /// Use the model's noise (spec §1.9, §2.3) instead of the noise-free model
+    #[arg(long)]
+    noise: bool,
+    /// Write the per-step errors as CSV
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+pub fn run(a: ModelErrorArgs) -> Result<()> {
+    if a.horizon == 0 || a.samples == 0 {
+        return Err(input_err!("--horizon and --samples must be at least 1"));
+    }
+    let cfg = ModelErrorConfig {
+        task: a.task,
+        horizon: a.horizon,
+        samples: a.samples,
+        seed: a.seed,
+        noise: if a.noise {
+            ModelNoise::default_for(a.task)
+        } else {
+            ModelNoise::NONE
+        },
+    };
+    let (task, policy) = (a.task, a.policy);
+    let report = model_error(&cfg, &move |o: &[f32], u: &mut [f32]| {
+        policy.act(task, o, u)
+    })?;
+    println!(
+        "{} · policy {:?} · {} model · {} samples · H = {}",
+        a.task,
+        a.policy,
+        if a.noise { "noisy" } else { "noise-free" },
+        a.samples,
+        a.horizon
+    );
+    print!("{}", report.table());
+    if let Some(path) = &a.output {
+        write_atomic(path, |w| {
+            report.write_csv(w)?;
+            Ok(())
+        })?;
+        println!("per-step errors written to {}", path.display());
+    }
+    Ok(())
+}
