@@ -63,12 +63,15 @@ pub struct StepArgs {
 
 #[derive(Args)]
 pub struct RolloutArgs {
-    /// The task: path-tracking or inverted-pendulum
-    #[arg(long)]
-    task: Task,
+    /// The task: path-tracking or inverted-pendulum (taken from the run with --run)
+    #[arg(long, required_unless_present = "run")]
+    task: Option<Task>,
     /// The policy: zero, or linear (the task's state-feedback controller, spec §5)
-    #[arg(long, default_value = "linear")]
+    #[arg(long, default_value = "linear", conflicts_with = "run")]
     policy: FixedPolicy,
+    /// Roll out the trained policy of this run folder (its last checkpoint) instead
+    #[arg(long, value_name = "DIR")]
+    run: Option<PathBuf>,
     /// Steps per episode (default: the task's evaluation length, 200 or 100)
     #[arg(long)]
     steps: Option<usize>,
@@ -85,6 +88,41 @@ pub struct RolloutArgs {
     /// `mpg env step` reads
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Draw the first episodes (up to 3) as a PNG: path tracking, the path against the
+    /// reference and the tracking errors; pendulum, p and θ over time
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
+}
+
+/// A policy for rollouts: a fixed controller or a trained run's policy.
+pub type PolicyFn = Box<dyn Fn(&[f32], &mut [f32])>;
+
+/// The task and policy named by `--task/--policy` or `--run`.
+pub fn pick_policy(
+    task: Option<Task>,
+    policy: FixedPolicy,
+    run: Option<&std::path::Path>,
+) -> Result<(Task, PolicyFn, String)> {
+    match (run, task) {
+        (Some(dir), _) => {
+            let t = mpg_runner::trained::Trained::load(&mpg_runner::RunDir::new(dir))
+                .map_err(|e| input_err!("{e:#}"))?;
+            let label = format!(
+                "{} trained to iteration {} ({})",
+                t.cfg.algo,
+                t.iteration,
+                dir.display()
+            );
+            let task = t.cfg.task;
+            Ok((task, Box::new(move |o, u| t.act(o, u)), label))
+        }
+        (None, Some(task)) => Ok((
+            task,
+            Box::new(move |o, u| policy.act(task, o, u)),
+            format!("policy {policy:?}"),
+        )),
+        (None, None) => Err(input_err!("give --task (with --policy) or --run")),
+    }
 }
 
 pub fn run(cmd: EnvCommand) -> Result<()> {
@@ -285,13 +323,14 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     if a.threads == 0 {
         return Err(input_err!("--threads must be at least 1"));
     }
-    let spec = a.task.spec();
+    let (task, policy, label) = pick_policy(a.task, a.policy, a.run.as_deref())?;
+    let spec = task.spec();
     let steps = a.steps.unwrap_or(spec.eval_steps);
     let (n, od, ad) = (a.agents, spec.obs_dim, spec.act_dim);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()?;
-    let mut sim = make_sim(a.task, n, a.seed, Termination::Paper);
+    let mut sim = make_sim(task, n, a.seed, Termination::Paper);
     sim.set_threads(a.threads);
     let mut obs = vec![0.0; n * od];
     let mut act = vec![0.0; n * ad];
@@ -299,10 +338,15 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
     let mut returns = vec![0.0f64; n];
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let plotted = n.min(3);
+    let mut traj: Vec<Vec<Vec<f32>>> = vec![Vec::new(); plotted];
     let mut sim_time = 0.0;
     sim.observe(&mut obs);
     for t in 0..steps {
-        a.policy.act(a.task, &obs, &mut act);
+        policy(&obs, &mut act);
+        for (k, tr) in traj.iter_mut().enumerate() {
+            tr.push(obs[k * od..(k + 1) * od].to_vec());
+        }
         let t0 = Instant::now();
         pool.install(|| sim.step_unchecked(&act, &mut rew, &mut done));
         sim_time += t0.elapsed().as_secs_f64();
@@ -323,6 +367,9 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         }
         std::mem::swap(&mut obs, &mut next);
     }
+    for (k, tr) in traj.iter_mut().enumerate() {
+        tr.push(obs[k * od..(k + 1) * od].to_vec());
+    }
     if returns.iter().any(|r| !r.is_finite()) {
         return Err(anyhow::anyhow!("the rollout produced a non-finite return"));
     }
@@ -331,8 +378,8 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let min = returns.iter().cloned().fold(f64::INFINITY, f64::min);
     let max = returns.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     println!(
-        "{} · policy {:?} · {n} episodes × {steps} steps · seed {}",
-        a.task, a.policy, a.seed
+        "{task} · {label} · {n} episodes × {steps} steps · seed {}",
+        a.seed
     );
     println!("return: mean {mean:.4}  std {std:.4}  min {min:.4}  max {max:.4}");
     println!(
@@ -353,6 +400,23 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             Ok(())
         })?;
         println!("trajectories written to {}", path.display());
+    }
+    if let Some(path) = &a.plot {
+        let dt = if task == Task::PathTracking {
+            0.1
+        } else {
+            0.04
+        };
+        let t = mpg_harness::plot::Trajectory {
+            task,
+            dt,
+            agents: traj,
+        };
+        let tmp = path.with_extension("tmp.png");
+        mpg_harness::plot::trajectory_plot(&tmp, &t)
+            .map_err(|e| input_err!("{}: cannot draw: {e:#}", path.display()))?;
+        std::fs::rename(&tmp, path)?;
+        println!("plot written to {}", path.display());
     }
     Ok(())
 }

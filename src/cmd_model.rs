@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ModelErrorArgs {
-    /// The task: path-tracking or inverted-pendulum
-    #[arg(long)]
-    task: Task,
+    /// The task: path-tracking or inverted-pendulum (taken from the run with --run)
+    #[arg(long, required_unless_present = "run")]
+    task: Option<Task>,
     /// Steps compared (the MPG horizon is 25)
     #[arg(long, default_value_t = 25)]
     horizon: usize,
@@ -25,8 +25,11 @@ pub struct ModelErrorArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// The policy both systems follow: zero or linear (spec §5; the pendulum's LQR)
-    #[arg(long, default_value = "linear")]
+    #[arg(long, default_value = "linear", conflicts_with = "run")]
     policy: FixedPolicy,
+    /// Follow the trained policy of this run folder (its last checkpoint) instead
+    #[arg(long, value_name = "DIR")]
+    run: Option<PathBuf>,
     /// Use the model's noise (spec §1.9, §2.3) instead of the noise-free model
     #[arg(long)]
     noise: bool,
@@ -39,25 +42,21 @@ pub fn run(a: ModelErrorArgs) -> Result<()> {
     if a.horizon == 0 || a.samples == 0 {
         return Err(input_err!("--horizon and --samples must be at least 1"));
     }
+    let (task, policy, label) = crate::cmd_env::pick_policy(a.task, a.policy, a.run.as_deref())?;
     let cfg = ModelErrorConfig {
-        task: a.task,
+        task,
         horizon: a.horizon,
         samples: a.samples,
         seed: a.seed,
         noise: if a.noise {
-            ModelNoise::default_for(a.task)
+            ModelNoise::default_for(task)
         } else {
             ModelNoise::NONE
         },
     };
-    let (task, policy) = (a.task, a.policy);
-    let report = model_error(&cfg, &move |o: &[f32], u: &mut [f32]| {
-        policy.act(task, o, u)
-    })?;
+    let report = model_error(&cfg, &|o: &[f32], u: &mut [f32]| policy(o, u))?;
     println!(
-        "{} · policy {:?} · {} model · {} samples · H = {}",
-        a.task,
-        a.policy,
+        "{task} · {label} · {} model · {} samples · H = {}",
         if a.noise { "noisy" } else { "noise-free" },
         a.samples,
         a.horizon

@@ -246,3 +246,48 @@ impl Progress for Bar {
         }
     }
 }
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The run folder whose last checkpoint is evaluated
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// Episodes (fresh resets, deterministic action, fixed length: spec §5, D7)
+    #[arg(long, default_value_t = 5)]
+    episodes: usize,
+    /// Seed of the evaluation's resets
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// `mpg eval`: evaluate a run's checkpoint as the trainer's evaluator does.
+pub fn eval(a: EvalArgs) -> Result<()> {
+    if a.episodes == 0 {
+        return Err(crate::input_err!("--episodes must be at least 1"));
+    }
+    let t = mpg_runner::trained::Trained::load(&RunDir::new(&a.run))
+        .map_err(|e| anyhow::Error::new(InputError(format!("{e:#}"))))?;
+    let sim = mpg_envs::make_sim(t.cfg.task, a.episodes, a.seed, t.cfg.env.termination);
+    let mut ev = mpg_runner::evaluator::Evaluator::new(
+        sim,
+        mpg_runner::config::EvalReset::Fresh,
+        a.episodes,
+    );
+    let e = ev.evaluate(&t.nets);
+    let std = (e
+        .returns
+        .iter()
+        .map(|r| (r - e.mean_return).powi(2))
+        .sum::<f64>()
+        / e.returns.len() as f64)
+        .sqrt();
+    println!(
+        "{} on {} at iteration {} · {} episodes · seed {}",
+        t.cfg.algo, t.cfg.task, t.iteration, a.episodes, a.seed
+    );
+    println!("return: mean {:.4}  std {std:.4}", e.mean_return);
+    for (name, v) in &e.metrics {
+        println!("{name}: {v:.5}");
+    }
+    Ok(())
+}

@@ -27,6 +27,8 @@ enum Command {
     Train(cmd_train::TrainArgs),
     /// Measure the prior model's error against the simulator along rollouts (Condition 1's c_m)
     ModelError(cmd_model::ModelErrorArgs),
+    /// Evaluate a run's last checkpoint (deterministic episodes, spec §5)
+    Eval(cmd_train::EvalArgs),
     /// Print the default run config of an algorithm and task, every key documented
     Config(cmd_train::ConfigArgs),
 }
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Train(a) => cmd_train::train(a),
         Command::Config(a) => cmd_train::config(a),
         Command::ModelError(a) => cmd_model::run(a),
+        Command::Eval(a) => cmd_train::eval(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,11 +13,14 @@
 //!   a cycle of lcm(delay_update, batch_reuse) iterations (2 for MPG-v2 and TD3, 10 for MPG-v1
 //!   and n-step DPG, 1 otherwise).
 //! * `grad-2t/path-tracking/mpg-v2`: the MPG-v2 path-tracking gradient on 2 intra-op threads.
-//! * The anchor comparison (shared/anchors/torch_mpg_grad.py uses Q1 in every return term, D2
-//!   = Q1): `grad/path-tracking/mpg-v2-q1` (the whole `compute` with `critic = Q1`) and
-//!   `policy-step/path-tracking/mpg-v2-q1[-2t]`, exactly the anchor's work — the mixed policy loss,
-//!   its gradient, global-norm clip 3 and the policy's Adam step (no critic target or critic
-//!   gradients).
+//! * The anchor comparison (shared/anchors/torch_mpg_grad.py uses Q1 in every return term,
+//!   D2 = Q1): `grad/path-tracking/mpg-v2-q1` (the whole `compute` with `critic = Q1`) and
+//!   `policy-step/path-tracking/mpg-v2-q1` (and `policy-step-2t/…` on 2 threads), exactly the
+//!   anchor's work: the mixed policy loss, its gradient, the global-norm clip at 3 and the
+//!   policy's Adam step (no critic target, no critic gradients). `grad-cpu/…` and
+//!   `policy-step-cpu/…` time the same two in the process's CPU time instead of wall-clock
+//!   time, for a shared machine: other processes on the same core inflate wall-clock times,
+//!   hardly CPU times (the anchors can report `time.process_time()` alike).
 //!
 //! `cargo bench -p mpg-algos --bench learners` (about 4 minutes on 2 cores); one benchmark:
 //! `cargo bench -p mpg-algos --bench learners -- 'grad/path-tracking/mpg-v2$'`.
@@ -83,20 +86,52 @@ fn setup(algo: Algo, task: Task, cfg: AlgoConfig) -> Setup {
     }
 }
 
+/// What a benchmark's time is: wall-clock (criterion's usual) or the process's CPU time (the
+/// sum over its threads of /proc/self/task/*/schedstat), which other processes competing for
+/// the same core barely disturb. CPU time is only meaningful on 1 intra-op thread (idle
+/// OpenMP threads spin).
+#[derive(Clone, Copy)]
+enum Clock {
+    Wall,
+    Cpu,
+}
+
+impl Clock {
+    fn now(self) -> Duration {
+        match self {
+            Clock::Wall => START.with(|t| t.elapsed()),
+            Clock::Cpu => process_cpu_time(),
+        }
+    }
+}
+
+thread_local! {
+    static START: Instant = Instant::now();
+}
+
+fn process_cpu_time() -> Duration {
+    let ns: u64 = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task (Linux)")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// `grad/…`: `cycle` consecutive `compute` calls per criterion iteration, reported per call.
-fn bench_grad(c: &mut Criterion, name: &str, s: &mut Setup) {
+fn bench_grad(c: &mut Criterion, name: &str, s: &mut Setup, clock: Clock) {
     let cycle = s.cfg.batch_reuse.max(1);
     c.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            let t = Instant::now();
+            let t = clock.now();
             for _ in 0..iters * cycle {
                 std::hint::black_box(s.learner.compute(&s.opt.nets, &s.batch, s.iteration, true));
             }
-            t.elapsed() / cycle as u32
+            (clock.now() - t) / cycle as u32
         })
     });
 }
@@ -125,16 +160,20 @@ fn bench_update(c: &mut Criterion, name: &str, s: &mut Setup) {
 
 /// `policy-step/…`: what the PyTorch anchor times — the policy loss, its gradient, the clip,
 /// the policy's Adam step.
-fn bench_policy_step(c: &mut Criterion, name: &str, s: &mut Setup) {
+fn bench_policy_step(c: &mut Criterion, name: &str, s: &mut Setup, clock: Clock) {
     c.bench_function(name, |b| {
-        b.iter(|| {
-            let mut stats = GradStats::default();
-            let loss = s
-                .learner
-                .policy_loss(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
-            let params = s.opt.nets.policy.net.params();
-            let (g, _) = clip_by_global_norm(grad_of(&loss, &params), s.cfg.grad_clip);
-            s.opt.policy.apply(&params, &g);
+        b.iter_custom(|iters| {
+            let t = clock.now();
+            for _ in 0..iters {
+                let mut stats = GradStats::default();
+                let loss =
+                    s.learner
+                        .policy_loss(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
+                let params = s.opt.nets.policy.net.params();
+                let (g, _) = clip_by_global_norm(grad_of(&loss, &params), s.cfg.grad_clip);
+                s.opt.policy.apply(&params, &g);
+            }
+            clock.now() - t
         })
     });
 }
@@ -146,55 +185,43 @@ fn with_threads(n: i32, f: impl FnOnce()) {
 }
 
 fn learners(c: &mut Criterion) {
+    use Clock::{Cpu, Wall};
     tch::set_num_threads(1);
     for task in Task::ALL {
         for algo in Algo::ALL {
             let cfg = AlgoConfig::defaults(algo, task);
-            bench_grad(
-                c,
-                &format!("grad/{task}/{algo}"),
-                &mut setup(algo, task, cfg.clone()),
-            );
+            let name = format!("grad/{task}/{algo}");
+            bench_grad(c, &name, &mut setup(algo, task, cfg.clone()), Wall);
             if cfg.batch_reuse > 1 {
                 let mut fresh = cfg.clone();
                 fresh.batch_reuse = 1;
                 let name = format!("grad-fresh/{task}/{algo}");
-                bench_grad(c, &name, &mut setup(algo, task, fresh));
+                bench_grad(c, &name, &mut setup(algo, task, fresh), Wall);
             }
-            bench_update(
-                c,
-                &format!("update/{task}/{algo}"),
-                &mut setup(algo, task, cfg),
-            );
+            let name = format!("update/{task}/{algo}");
+            bench_update(c, &name, &mut setup(algo, task, cfg));
         }
     }
     let (task, algo) = (Task::PathTracking, Algo::MpgV2);
     with_threads(2, || {
         let cfg = AlgoConfig::defaults(algo, task);
-        bench_grad(
-            c,
-            &format!("grad-2t/{task}/{algo}"),
-            &mut setup(algo, task, cfg),
-        );
+        let name = format!("grad-2t/{task}/{algo}");
+        bench_grad(c, &name, &mut setup(algo, task, cfg), Wall);
     });
+    // The anchor comparison: Q1 in every return term, as the anchors.
     let mut q1 = AlgoConfig::defaults(algo, task);
     q1.critic = CriticChoice::Q1;
-    bench_grad(
-        c,
-        &format!("grad/{task}/{algo}-q1"),
-        &mut setup(algo, task, q1.clone()),
-    );
-    bench_policy_step(
-        c,
-        &format!("policy-step/{task}/{algo}-q1"),
-        &mut setup(algo, task, q1.clone()),
-    );
+    let name = format!("grad/{task}/{algo}-q1");
+    bench_grad(c, &name, &mut setup(algo, task, q1.clone()), Wall);
+    let name = format!("grad-cpu/{task}/{algo}-q1");
+    bench_grad(c, &name, &mut setup(algo, task, q1.clone()), Cpu);
+    let name = format!("policy-step/{task}/{algo}-q1");
+    bench_policy_step(c, &name, &mut setup(algo, task, q1.clone()), Wall);
+    let name = format!("policy-step-cpu/{task}/{algo}-q1");
+    bench_policy_step(c, &name, &mut setup(algo, task, q1.clone()), Cpu);
     with_threads(2, || {
-        bench_policy_step(
-            c,
-            &format!("policy-step-2t/{task}/{algo}-q1"),
-            &mut setup(algo, task, q1),
-        );
+        let name = format!("policy-step-2t/{task}/{algo}-q1");
+        bench_policy_step(c, &name, &mut setup(algo, task, q1), Wall);
     });
 }
 

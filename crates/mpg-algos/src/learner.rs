@@ -188,6 +188,7 @@ pub struct Learner {
     rng: Rng,
     calls: u64,
     cache: Option<(Batch, Tensor)>,
+    termination: Termination,
 }
 
 impl Learner {
@@ -209,7 +210,17 @@ impl Learner {
             rng: Rng::seed_from_u64(seed),
             calls: 0,
             cache: None,
+            termination: Termination::Paper,
             cfg,
+        }
+    }
+
+    /// The termination rule of the learner's simulator (D1), whose `done` flags the n-step
+    /// targets read under D17 `mask_terminal`; `paper` unless set.
+    pub fn set_termination(&mut self, termination: Termination) {
+        self.termination = termination;
+        if let Some(sim) = self.sim.as_mut() {
+            *sim = make_sim(self.spec.task, sim.num_agents(), 0x5157, termination);
         }
     }
 
@@ -341,7 +352,7 @@ impl Learner {
                     .as_mut()
                     .expect("a learner with an env-rollout target owns a simulator");
                 if sim.num_agents() != b.len() {
-                    *sim = make_sim(self.spec.task, b.len(), 0, Termination::Paper);
+                    *sim = make_sim(self.spec.task, b.len(), 0x5157, self.termination);
                 }
                 ndpg::env_nstep_target(
                     sim.as_mut(),

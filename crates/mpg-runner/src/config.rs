@@ -335,6 +335,24 @@ impl RunConfig {
         if !errors.is_empty() {
             return Err(ConfigError(errors.join("\n")));
         }
+        // D17: terminal masking is the default under D1 `corrected`, unless set explicitly.
+        let set_explicitly = user
+            .get("learner")
+            .and_then(|l| l.as_table())
+            .is_some_and(|l| l.contains_key("mask_terminal"))
+            || sets
+                .iter()
+                .any(|s| s.trim_start().starts_with("learner.mask_terminal"));
+        let corrected = merged
+            .get("env")
+            .and_then(|e| e.get("termination"))
+            .and_then(|t| t.as_str())
+            == Some("corrected");
+        if corrected && !set_explicitly {
+            if let Some(toml::Value::Table(l)) = merged.get_mut("learner") {
+                l.insert("mask_terminal".into(), toml::Value::Boolean(true));
+            }
+        }
         let cfg: RunConfig =
             serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
                 let path = e.path().to_string();

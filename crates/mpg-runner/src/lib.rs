@@ -9,6 +9,7 @@ pub mod config;
 pub mod evaluator;
 pub mod run_dir;
 pub mod sync;
+pub mod trained;
 
 pub use config::RunConfig;
 pub use run_dir::{RunDir, Status};

@@ -171,3 +171,22 @@ fn shipped_default_configs_are_the_spec_defaults() {
         }
     }
 }
+
+/// D17: terminal masking defaults to on under D1 `corrected`, unless set explicitly.
+#[test]
+fn corrected_termination_turns_on_terminal_masking_by_default() {
+    let base = "algo = \"mpg-v1\"\ntask = \"path-tracking\"\n";
+    assert!(!resolve_text(base, &[]).unwrap().learner.mask_terminal);
+    assert!(
+        resolve_text(base, &["env.termination=corrected"])
+            .unwrap()
+            .learner
+            .mask_terminal
+    );
+    let explicit = resolve_text(
+        base,
+        &["env.termination=corrected", "learner.mask_terminal=false"],
+    )
+    .unwrap();
+    assert!(!explicit.learner.mask_terminal);
+}

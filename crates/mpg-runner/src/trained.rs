@@ -1,0 +1,78 @@
+//! A trained policy read back from a run folder's checkpoint, for evaluation, rollouts and
+//! model-error measurements outside training.
+
+use crate::checkpoint;
+use crate::config::RunConfig;
+use crate::run_dir::RunDir;
+use anyhow::{Context, Result, bail};
+use mpg_algos::Nets;
+use mpg_envs::Rng;
+use rand::SeedableRng;
+use tch::Tensor;
+
+/// The networks of a run at its last checkpoint.
+pub struct Trained {
+    pub cfg: RunConfig,
+    pub nets: Nets,
+    /// The iteration the checkpoint was taken at.
+    pub iteration: u64,
+}
+
+impl Trained {
+    /// Read `config.toml` and the newest whole checkpoint of `dir`.
+    pub fn load(dir: &RunDir) -> Result<Trained> {
+        let text = std::fs::read_to_string(dir.config()).with_context(|| {
+            format!(
+                "{}: not a run folder (no readable config.toml)",
+                dir.root.display()
+            )
+        })?;
+        let cfg: RunConfig =
+            toml::from_str(&text).with_context(|| format!("{}", dir.config().display()))?;
+        let ck = checkpoint::locate(&dir.checkpoint())
+            .with_context(|| format!("{}: no checkpoint yet", dir.root.display()))?;
+        let meta = checkpoint::load_meta(&ck)?;
+        // Values are overwritten from the checkpoint; the generator only shapes the networks.
+        let nets = Nets::new(
+            cfg.algo,
+            cfg.task,
+            cfg.learner.init,
+            cfg.learner.squash,
+            &mut Rng::seed_from_u64(0),
+        );
+        let loaded =
+            Tensor::load_multi(ck.join("tensors.pt")).context("reading checkpoint tensors")?;
+        let params: Vec<Tensor> = loaded
+            .iter()
+            .filter(|(n, _)| n.starts_with("param."))
+            .map(|(_, t)| t.shallow_clone())
+            .collect();
+        let want = nets.snapshot();
+        if params.len() != want.len() || params.iter().zip(&want).any(|(a, b)| a.size() != b.size())
+        {
+            bail!(
+                "{}: the checkpoint's networks do not fit {} on {}",
+                ck.display(),
+                cfg.algo,
+                cfg.task
+            );
+        }
+        nets.load(&params);
+        Ok(Trained {
+            cfg,
+            nets,
+            iteration: meta.iteration,
+        })
+    }
+
+    /// The deterministic action (the policy mean, squashed) for row-major observations.
+    pub fn act(&self, obs: &[f32], act: &mut [f32]) {
+        let spec = self.cfg.task.spec();
+        let n = (obs.len() / spec.obs_dim) as i64;
+        let s = Tensor::from_slice(obs).reshape([n, spec.obs_dim as i64])
+            * Tensor::from_slice(spec.obs_scale);
+        let a: Vec<f32> =
+            tch::no_grad(|| Vec::try_from(self.nets.policy.act(&s).flatten(0, -1)).unwrap());
+        act.copy_from_slice(&a);
+    }
+}
