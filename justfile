@@ -50,3 +50,7 @@ bench-perf: setup
 configs: setup
     cargo build --release --quiet
     for a in mpg-v1 mpg-v2 ndpg nadp td3 sac; do for t in path-tracking inverted-pendulum; do target/release/mpg config --algo $a --task $t > bench-configs/defaults/${t}__${a}.toml; done; done
+
+# Every learning test: the goals of spec §5 within measured budgets (hours on two cores)
+test-learning: setup
+    cargo nextest run -p mpg-runner --test learning --run-ignored all --no-capture

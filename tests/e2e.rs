@@ -616,3 +616,85 @@ fn model_error_prints_the_table_and_writes_csv() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A trained run's policy from the command line: eval, rollout with a plot, model error.
+#[test]
+fn eval_rollout_plot_and_model_error_read_a_trained_run() {
+    let dir = reference_run();
+    let run = dir.path().join("run");
+    let o = mpg(&["eval", "--run", run.to_str().unwrap(), "--episodes", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("td3 on inverted-pendulum at iteration 300") && out.contains("rms_theta"),
+        "{out}"
+    );
+    let png = dir.path().join("plot.png");
+    let o = mpg(&[
+        "env",
+        "rollout",
+        "--run",
+        run.to_str().unwrap(),
+        "--agents",
+        "2",
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    // 900 × (2 panels × 320): width and height from the IHDR chunk
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((w, h), (900, 640));
+    assert!(
+        bytes.len() > 20_000,
+        "a drawn plot, not an empty canvas: {} bytes",
+        bytes.len()
+    );
+    let o = mpg(&[
+        "model-error",
+        "--run",
+        run.to_str().unwrap(),
+        "--samples",
+        "16",
+        "--horizon",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("c_m = "));
+    let o = mpg(&["eval", "--run", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "not a run folder");
+    assert!(stderr(&o).contains("not a run folder"), "{}", stderr(&o));
+}
+
+/// A second SIGINT exits at once (130) and leaves every file valid: the run resumes.
+#[test]
+fn a_second_sigint_exits_at_once_with_valid_files() {
+    let reference = reference_run();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // held inside its first checkpoint write, so the first SIGINT cannot finish quickly
+    let mut child = train_cmd(SMALL)
+        .arg("--out")
+        .arg(&out)
+        .env("MPG_TEST_CHECKPOINT_PAUSE_S", "60")
+        .spawn()
+        .unwrap();
+    wait_until(|| out.join("checkpoint.new/replay.bin").exists());
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["eval.csv", "train.csv"] {
+        assert_eq!(
+            csv_without_timing(&reference.path().join("run").join(f)),
+            csv_without_timing(&out.join(f)),
+            "{f}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Learning, proven: training to the goals of spec §5 within budgets measured over several
+//! seeds (docs/learning.md has the measurements). Each run stops at its first evaluation past
+//! the goal. The CI runs the tests that fit its time; `just test-learning` runs them all
+//! (`--run-ignored all`).
+
+use mpg_algos::Algo;
+use mpg_envs::Task;
+use mpg_runner::evaluator::Evaluation;
+use mpg_runner::sync::{Progress, run};
+use mpg_runner::{RunConfig, RunDir};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Stops the run at the first evaluation whose mean return beats `goal`.
+struct UntilGoal {
+    goal: f64,
+    stop: Arc<AtomicBool>,
+    reached: Option<u64>,
+    history: Vec<(u64, f64)>,
+}
+
+impl Progress for UntilGoal {
+    fn evaluation(&mut self, iteration: u64, eval: &Evaluation) {
+        self.history.push((iteration, eval.mean_return));
+        if eval.mean_return > self.goal && self.reached.is_none() {
+            self.reached = Some(iteration);
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Train `algo` on `task` with the spec's defaults for at most `budget` iterations, evaluating
+/// every `eval_every`; panic unless the evaluation return beats `goal` within the budget.
+fn reaches(algo: Algo, task: Task, seed: u64, budget: u64, eval_every: u64, goal: f64) -> u64 {
+    tch::set_num_threads(1);
+    let mut cfg = RunConfig::defaults(algo, task);
+    cfg.seed = seed;
+    cfg.iterations = budget;
+    cfg.eval.interval = eval_every;
+    cfg.log.checkpoint_interval = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut p = UntilGoal {
+        goal,
+        stop: stop.clone(),
+        reached: None,
+        history: Vec::new(),
+    };
+    run(&cfg, &RunDir::new(dir.path()), false, false, stop, &mut p).unwrap();
+    eprintln!("{algo} on {task}, seed {seed}: evaluations {:?}", p.history);
+    p.reached.unwrap_or_else(|| {
+        panic!(
+            "{algo} on {task} (seed {seed}) did not beat {goal} within {budget} iterations: {:?}",
+            p.history
+        )
+    })
+}
+
+// ---- in CI -------------------------------------------------------------------------------
+
+/// MPG-v2 balances the pendulum (spec §5 goal −20, the paper's Fig. 5).
+#[test]
+fn mpg_v2_reaches_minus_20_on_the_pendulum() {
+    reaches(Algo::MpgV2, Task::InvertedPendulum, 0, 1000, 100, -20.0);
+}
+
+// ---- `just test-learning` ----------------------------------------------------------------
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn mpg_v2_reaches_minus_20_on_the_pendulum_over_seeds() {
+    for seed in 1..=3 {
+        reaches(Algo::MpgV2, Task::InvertedPendulum, seed, 1000, 100, -20.0);
+    }
+}
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn nadp_reaches_minus_20_on_the_pendulum() {
+    reaches(Algo::Nadp, Task::InvertedPendulum, 0, 2000, 250, -20.0);
+}
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn td3_reaches_minus_20_on_the_pendulum() {
+    reaches(Algo::Td3, Task::InvertedPendulum, 0, 15_000, 500, -20.0);
+}
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn sac_reaches_minus_20_on_the_pendulum() {
+    reaches(Algo::Sac, Task::InvertedPendulum, 0, 6000, 500, -20.0);
+}
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn mpg_v2_reaches_minus_200_then_minus_50_on_path_tracking() {
+    reaches(Algo::MpgV2, Task::PathTracking, 0, 6000, 500, -200.0);
+    reaches(Algo::MpgV2, Task::PathTracking, 0, 30_000, 1000, -50.0);
+}
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn mpg_v1_reaches_minus_50_on_path_tracking() {
+    reaches(Algo::MpgV1, Task::PathTracking, 0, 30_000, 1000, -50.0);
+}
+
+#[test]
+#[ignore = "long: just test-learning"]
+fn baselines_reach_minus_200_on_path_tracking() {
+    for algo in [Algo::Ndpg, Algo::Nadp, Algo::Td3, Algo::Sac] {
+        reaches(algo, Task::PathTracking, 0, 30_000, 1000, -200.0);
+    }
+}
