@@ -422,8 +422,9 @@ fn kill_9_anywhere_then_resume_gives_the_same_run() {
 fn a_second_launch_on_a_running_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let mut first = train_cmd(SMALL).arg("--out").arg(&out).spawn().unwrap();
-    wait_until(|| out.join("lock").exists());
+    // held inside its first checkpoint write, so it is certainly still running
+    let mut first = train_cmd(SMALL).arg("--out").arg(&out).env("MPG_TEST_CHECKPOINT_PAUSE_S", "60").spawn().unwrap();
+    wait_until(|| out.join("checkpoint.new/replay.bin").exists());
     let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
     assert_ne!(o.status.code(), Some(0));
     assert!(

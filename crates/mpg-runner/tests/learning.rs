@@ -58,10 +58,13 @@ fn reaches(algo: Algo, task: Task, seed: u64, budget: u64, eval_every: u64, goal
 
 // ---- in CI -------------------------------------------------------------------------------
 
-/// MPG-v2 balances the pendulum (spec §5 goal −20, the paper's Fig. 5).
+/// MPG-v2 balances the pendulum (spec §5 goal −20, the paper's Fig. 5). Measured first
+/// iterations past −20, seeds 0–3: 200, 200, 300, 400; budget 500. Swapping w_data and
+/// w_model reaches it only at 600, flipping the model term's sign or detaching the model
+/// states never within 1000 (docs/learning.md).
 #[test]
 fn mpg_v2_reaches_minus_20_on_the_pendulum() {
-    reaches(Algo::MpgV2, Task::InvertedPendulum, 0, 1000, 100, -20.0);
+    reaches(Algo::MpgV2, Task::InvertedPendulum, 0, 500, 100, -20.0);
 }
 
 // ---- `just test-learning` ----------------------------------------------------------------
@@ -70,7 +73,7 @@ fn mpg_v2_reaches_minus_20_on_the_pendulum() {
 #[ignore = "long: just test-learning"]
 fn mpg_v2_reaches_minus_20_on_the_pendulum_over_seeds() {
     for seed in 1..=3 {
-        reaches(Algo::MpgV2, Task::InvertedPendulum, seed, 1000, 100, -20.0);
+        reaches(Algo::MpgV2, Task::InvertedPendulum, seed, 600, 100, -20.0);
     }
 }
 
