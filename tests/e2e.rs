@@ -258,18 +258,18 @@ fn train_cmd(extra: &[&str]) -> Command {
 
 /// A CSV's rows without the timing columns (they differ between runs by nature).
 fn csv_without_timing(path: &Path) -> Vec<Vec<String>> {
-    let timing = ["wall_s", "pg_ms", "q_grad_ms", "apply_ms"];
-    let mut rd = csv::Reader::from_path(path).unwrap();
-    let h: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
-    let keep: Vec<usize> = (0..h.len())
-        .filter(|&i| !timing.contains(&h[i].as_str()))
-        .collect();
-    let mut rows = vec![keep.iter().map(|&i| h[i].clone()).collect::<Vec<_>>()];
-    for r in rd.records() {
-        let r = r.unwrap();
-        rows.push(keep.iter().map(|&i| r[i].to_string()).collect());
+    mpg_runner::sync::csv_without_timing(path).unwrap()
+}
+
+/// The run in `out` has the same eval.csv and train.csv as the reference run, timings aside.
+fn assert_same_run(reference: &Path, out: &Path, label: &str) {
+    for f in ["eval.csv", "train.csv"] {
+        assert_eq!(
+            csv_without_timing(&reference.join(f)),
+            csv_without_timing(&out.join(f)),
+            "{label}: {f}"
+        );
     }
-    rows
 }
 
 fn rows_of(path: &Path) -> usize {
@@ -351,13 +351,7 @@ fn sigint_checkpoints_exits_130_and_resumes_exactly() {
         assert!(st.starts_with("interrupted"), "{st}");
         let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        for f in ["eval.csv", "train.csv"] {
-            assert_eq!(
-                csv_without_timing(&reference.path().join("run").join(f)),
-                csv_without_timing(&out.join(f)),
-                "SIG{sig}: {f}"
-            );
-        }
+        assert_same_run(&reference.path().join("run"), &out, &format!("SIG{sig}"));
     }
 }
 
@@ -409,13 +403,11 @@ fn kill_9_anywhere_then_resume_gives_the_same_run() {
     child.wait().unwrap();
     let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["eval.csv", "train.csv"] {
-        assert_eq!(
-            csv_without_timing(&reference.path().join("run").join(f)),
-            csv_without_timing(&out.join(f)),
-            "{f} after kills at {moments:?} and in a checkpoint"
-        );
-    }
+    assert_same_run(
+        &reference.path().join("run"),
+        &out,
+        &format!("after kills at {moments:?} and in a checkpoint"),
+    );
 }
 
 #[test]
@@ -423,7 +415,12 @@ fn a_second_launch_on_a_running_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     // held inside its first checkpoint write, so it is certainly still running
-    let mut first = train_cmd(SMALL).arg("--out").arg(&out).env("MPG_TEST_CHECKPOINT_PAUSE_S", "60").spawn().unwrap();
+    let mut first = train_cmd(SMALL)
+        .arg("--out")
+        .arg(&out)
+        .env("MPG_TEST_CHECKPOINT_PAUSE_S", "60")
+        .spawn()
+        .unwrap();
     wait_until(|| out.join("checkpoint.new/replay.bin").exists());
     let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
     assert_ne!(o.status.code(), Some(0));
@@ -691,11 +688,5 @@ fn a_second_sigint_exits_at_once_with_valid_files() {
     assert_eq!(status.code(), Some(130));
     let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["eval.csv", "train.csv"] {
-        assert_eq!(
-            csv_without_timing(&reference.path().join("run").join(f)),
-            csv_without_timing(&out.join(f)),
-            "{f}"
-        );
-    }
+    assert_same_run(&reference.path().join("run"), &out, "after a second SIGINT");
 }

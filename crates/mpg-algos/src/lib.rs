@@ -9,6 +9,7 @@
 
 pub mod adam;
 pub mod config;
+pub mod fast;
 pub mod learner;
 pub mod mpg;
 pub mod nadp;

@@ -92,6 +92,23 @@ pub const TRAIN_HEADER: [&str; 16] = [
 /// Columns of `eval.csv` and `train.csv` that hold timings (excluded from determinism checks).
 pub const TIMING_COLUMNS: [&str; 4] = ["wall_s", "pg_ms", "q_grad_ms", "apply_ms"];
 
+/// A run's CSV (header first) without its timing columns: what two runs of one seed and config
+/// share exactly, and a resumed run with an uninterrupted one (D8).
+pub fn csv_without_timing(path: &std::path::Path) -> Result<Vec<Vec<String>>> {
+    let mut rd =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let h: Vec<String> = rd.headers()?.iter().map(String::from).collect();
+    let keep: Vec<usize> = (0..h.len())
+        .filter(|&i| !TIMING_COLUMNS.contains(&h[i].as_str()))
+        .collect();
+    let mut rows = vec![keep.iter().map(|&i| h[i].clone()).collect::<Vec<_>>()];
+    for r in rd.records() {
+        let r = r?;
+        rows.push(keep.iter().map(|&i| r[i].to_string()).collect());
+    }
+    Ok(rows)
+}
+
 fn eval_header(task: Task, episodes: usize) -> Vec<String> {
     let mut h: Vec<String> = ["iteration", "wall_s", "env_steps", "mean_return"]
         .map(String::from)

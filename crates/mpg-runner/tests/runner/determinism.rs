@@ -2,7 +2,7 @@
 
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::sync::{Outcome, Progress, Silent, TIMING_COLUMNS, run};
+use mpg_runner::sync::{Outcome, Progress, Silent, run};
 use mpg_runner::{RunConfig, RunDir};
 use std::path::Path;
 use std::sync::Arc;
@@ -27,17 +27,7 @@ fn small(algo: Algo, task: Task) -> RunConfig {
 
 /// A CSV without its timing columns.
 pub fn without_timing(path: &Path) -> Vec<Vec<String>> {
-    let mut rd = csv::Reader::from_path(path).unwrap();
-    let h: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
-    let keep: Vec<usize> = (0..h.len())
-        .filter(|&i| !TIMING_COLUMNS.contains(&h[i].as_str()))
-        .collect();
-    let mut rows = vec![keep.iter().map(|&i| h[i].clone()).collect::<Vec<_>>()];
-    for r in rd.records() {
-        let r = r.unwrap();
-        rows.push(keep.iter().map(|&i| r[i].to_string()).collect());
-    }
-    rows
+    mpg_runner::sync::csv_without_timing(path).unwrap()
 }
 
 fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcome {

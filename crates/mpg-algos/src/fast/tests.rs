@@ -1,0 +1,282 @@
+//! The fast path equals the autograd reference (issue "fast gradient path").
+
+use super::mlp::FastMlp;
+use super::{mpg_policy_grad, path_model};
+use crate::learner::grad_of;
+use crate::mpg::{Returns, mixed_policy_loss};
+use mpg_envs::{Rng, Task, Termination, make_sim};
+use mpg_models::nets::{Init, Mlp, Policy, Squash, q_value};
+use mpg_models::{ModelNoise, make_model};
+use rand::{Rng as _, SeedableRng};
+use tch::{Kind, Tensor};
+
+/// ‖fast − ref‖ / ‖ref‖ over one tensor.
+fn rel_err(fast: &[f64], reference: &Tensor) -> f64 {
+    let r: Vec<f64> = Vec::try_from(
+        reference
+            .detach()
+            .to_kind(Kind::Double)
+            .contiguous()
+            .view(-1),
+    )
+    .unwrap();
+    assert_eq!(r.len(), fast.len(), "sizes differ");
+    let diff = fast
+        .iter()
+        .zip(&r)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt();
+    let norm = r.iter().map(|b| b * b).sum::<f64>().sqrt();
+    assert!(norm > 0.0, "a zero reference says nothing");
+    diff / norm
+}
+
+fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+fn uniform(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..n)
+        .map(|_| lo + (hi - lo) * rng.random::<f64>())
+        .collect()
+}
+
+fn f32_tensor(v: &[f64], shape: &[i64]) -> Tensor {
+    Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<_>>()).reshape(shape)
+}
+
+/// Random (non-zero) biases, so that they matter.
+fn randomize_biases(net: &Mlp, rng: &mut Rng, spread: f64) {
+    let values: Vec<Tensor> = net
+        .params()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if i % 2 == 0 {
+                t.detach().copy()
+            } else {
+                let n = t.numel();
+                f32_tensor(&uniform(rng, n, -spread, spread), &[n as i64])
+            }
+        })
+        .collect();
+    net.load_values(&values);
+}
+
+#[test]
+fn mlp_forward_and_gradients_equal_autograd() {
+    let mut rng = Rng::seed_from_u64(11);
+    for sizes in [
+        vec![7, 32, 24, 5],
+        vec![8, 256, 256, 1],
+        vec![6, 256, 256, 4],
+    ] {
+        let net = Mlp::with_sizes(&sizes, Init::Glorot, &mut rng);
+        randomize_biases(&net, &mut rng, 0.5);
+        let n = 37;
+        let (din, dout) = (sizes[0], *sizes.last().unwrap());
+        let x = uniform(&mut rng, n * din, -2.0, 2.0);
+        let gout = uniform(&mut rng, n * dout, -1.0, 1.0);
+
+        let xt = f32_tensor(&x, &[n as i64, din as i64]).set_requires_grad(true);
+        let out = net.forward(&xt);
+        let loss = (&out * f32_tensor(&gout, &[n as i64, dout as i64])).sum(Kind::Float);
+        let mut wrt = vec![xt.shallow_clone()];
+        wrt.extend(net.params());
+        let want = grad_of(&loss, &wrt);
+
+        let fast = FastMlp::from_mlp(&net);
+        let mut cache = Default::default();
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        fast.forward(&xf, n, &mut cache);
+        let e = rel_err(&to_f64(cache.output()), &out);
+        eprintln!("{sizes:?} forward: {e:.2e}");
+        assert!(e <= 1e-5, "{sizes:?} forward: {e:e}");
+
+        let gf: Vec<f32> = gout.iter().map(|&v| v as f32).collect();
+        // Input gradient alone, then with the parameter gradients.
+        let mut gin = vec![0.0f32; n * din];
+        fast.backward(&cache, &gf, &mut gin, None);
+        let e = rel_err(&to_f64(&gin), &want[0]);
+        eprintln!("{sizes:?} input gradient: {e:.2e}");
+        assert!(e <= 1e-5, "{sizes:?} input gradient: {e:e}");
+        let mut pg = fast.zero_grads();
+        let mut gin2 = vec![0.0f32; n * din];
+        fast.backward(&cache, &gf, &mut gin2, Some(&mut pg));
+        assert_eq!(gin, gin2);
+        for (i, (g, w)) in pg.iter().zip(&want[1..]).enumerate() {
+            let e = rel_err(&to_f64(g), w);
+            eprintln!("{sizes:?} parameter {i}: {e:.2e}");
+            assert!(e <= 1e-5, "{sizes:?} parameter {i}: {e:e}");
+        }
+    }
+}
+
+#[test]
+fn path_model_step_and_vjp_equal_autograd() {
+    let mut rng = Rng::seed_from_u64(12);
+    let model = make_model(Task::PathTracking);
+    // Realistic states from the simulator's resets, and wide random ones that reach the v_x
+    // clip at both bounds and the Δφ wrap.
+    let n_sim = 256;
+    let sim = make_sim(Task::PathTracking, n_sim, 5, Termination::Paper);
+    let mut obs32 = vec![0.0f32; n_sim * 6];
+    sim.observe(&mut obs32);
+    let mut obs = to_f64(&obs32);
+    let n_wide = 1024;
+    for _ in 0..n_wide {
+        obs.push(uniform(&mut rng, 1, -19.0, 16.0)[0]);
+        obs.push(uniform(&mut rng, 1, -3.0, 3.0)[0]);
+        obs.push(uniform(&mut rng, 1, -1.5, 1.5)[0]);
+        obs.push(uniform(&mut rng, 1, -5.0, 5.0)[0]);
+        obs.push(uniform(&mut rng, 1, -3.3, 3.3)[0]);
+        obs.push(uniform(&mut rng, 1, 0.0, 1200.0)[0]);
+    }
+    let n = n_sim + n_wide;
+    let act = uniform(&mut rng, n * 2, -1.5, 1.5);
+    let noise = uniform(&mut rng, n, 0.45, 0.55);
+    let g = uniform(&mut rng, n * 6, -1.0, 1.0);
+    let g_rew = uniform(&mut rng, n, -1.0, 1.0);
+
+    let t = |v: &[f64], shape: &[i64]| Tensor::from_slice(v).reshape(shape);
+    let ot = t(&obs, &[n as i64, 6]).set_requires_grad(true);
+    let at = t(&act, &[n as i64, 2]).set_requires_grad(true);
+    let (next, rew) = model.step(&ot, &at, &t(&noise, &[n as i64]));
+    let loss = (&next * t(&g, &[n as i64, 6])).sum(Kind::Double)
+        + (&rew * t(&g_rew, &[n as i64])).sum(Kind::Double);
+    let want = grad_of(&loss, &[ot.shallow_clone(), at.shallow_clone()]);
+
+    let (mut fnext, mut frew, mut fgs, mut fga) = (vec![], vec![], vec![], vec![]);
+    let (mut clipped, mut wrapped) = (0, 0);
+    for i in 0..n {
+        let s: [f64; 6] = obs[i * 6..][..6].try_into().unwrap();
+        let a: [f64; 2] = act[i * 2..][..2].try_into().unwrap();
+        let gi: [f64; 6] = g[i * 6..][..6].try_into().unwrap();
+        let (s1, r) = path_model::step(&s, &a, noise[i]);
+        if s1[0] + 20.0 <= 1.0 || s1[0] + 20.0 >= 35.0 {
+            clipped += 1;
+        }
+        if (s[4] + 0.1 * s[2]).abs() > std::f64::consts::PI {
+            wrapped += 1;
+        }
+        fnext.extend(s1);
+        frew.push(r);
+        let (gs, ga) = path_model::step_vjp(&s, &a, &gi, g_rew[i]);
+        fgs.extend(gs);
+        fga.extend(ga);
+    }
+    assert!(
+        clipped > 10 && wrapped > 10,
+        "clip {clipped}, wrap {wrapped}"
+    );
+    for (name, fast, reference) in [
+        ("next", &fnext, &next),
+        ("reward", &frew, &rew),
+        ("d state", &fgs, &want[0]),
+        ("d action", &fga, &want[1]),
+    ] {
+        let e = rel_err(fast, reference);
+        eprintln!("{name}: {e:.2e}");
+        assert!(e <= 1e-5, "{name}: {e:e}");
+    }
+}
+
+#[test]
+fn mpg_policy_grad_equals_mixed_policy_loss_autograd() {
+    let spec = Task::PathTracking.spec();
+    let mut rng = Rng::seed_from_u64(13);
+    let policy = Policy::new(6, 2, Squash::Tanh, Init::Orthogonal, &mut rng);
+    let q1 = Mlp::new(8, 1, Init::Orthogonal, &mut rng);
+    randomize_biases(&policy.net, &mut rng, 0.1);
+    randomize_biases(&q1, &mut rng, 0.1);
+    // Realistic states: simulator resets, then a few steps under random actions.
+    let n = 64;
+    let mut sim = make_sim(Task::PathTracking, n, 7, Termination::Paper);
+    let (mut rew, mut done) = (vec![0.0f32; n], vec![false; n]);
+    for _ in 0..5 {
+        let act: Vec<f32> = (0..n * 2)
+            .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+            .collect();
+        sim.step(&act, &mut rew, &mut done).unwrap();
+        sim.reset_done();
+    }
+    let mut obs = vec![0.0f32; n * 6];
+    sim.observe(&mut obs);
+    let obs_t = Tensor::from_slice(&obs).reshape([n as i64, 6]);
+    let obs_scale = Tensor::from_slice(spec.obs_scale);
+    let model = make_model(Task::PathTracking);
+    let q = |s: &Tensor, a: &Tensor| q_value(&q1, s, a);
+    let gamma = 0.98;
+    let returns = Returns {
+        model: model.as_ref(),
+        policy: &policy,
+        obs_scale: &obs_scale,
+        q: &q,
+        gamma,
+        reward_scale: spec.reward_scale as f64,
+        reward_shift: spec.reward_shift as f64,
+    };
+    let fast_policy = FastMlp::from_mlp(&policy.net);
+    let fast_q1 = FastMlp::from_mlp(&q1);
+    for (horizon, w_data, w_model) in [
+        (25, 1.0, 0.0),
+        (25, 0.0, 1.0),
+        (25, 0.3, 0.7),
+        (25, 0.9, 0.1),
+        (3, 0.5, 0.5),
+        (0, 0.2, 0.8),
+    ] {
+        let noises: Vec<Tensor> = (0..horizon)
+            .map(|_| ModelNoise::PATH_TRACKING.draw(&mut rng, n, Kind::Float))
+            .collect();
+        let loss = mixed_policy_loss(&returns, &obs_t, &noises, w_data, w_model, false);
+        let want = grad_of(&loss, &policy.net.params());
+        let noise_values: Vec<Vec<f32>> = noises
+            .iter()
+            .map(|t| Vec::<f32>::try_from(t).unwrap())
+            .collect();
+        let got = mpg_policy_grad(
+            &fast_policy,
+            &fast_q1,
+            &obs,
+            &noise_values,
+            gamma,
+            w_data,
+            w_model,
+        );
+        let want_loss = f64::try_from(&loss).unwrap();
+        assert!(
+            (got.loss - want_loss).abs() <= 1e-5 * want_loss.abs(),
+            "H {horizon} ({w_data}, {w_model}): loss {} vs {want_loss}",
+            got.loss
+        );
+        for (i, (g, w)) in got.grads.iter().zip(&want).enumerate() {
+            let e = rel_err(&to_f64(g), w);
+            eprintln!("H {horizon} ({w_data}, {w_model}) parameter {i}: {e:.2e}");
+            assert!(
+                e <= 1e-4,
+                "H {horizon} ({w_data}, {w_model}) parameter {i}: {e:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn expm1_neg_matches_libm() {
+    let mut worst: f64 = 0.0;
+    for i in 0..=200_000 {
+        let x = -30.0 * (i as f32 / 200_000.0).powi(3);
+        let want = (x as f64).exp_m1();
+        let got = super::mlp::expm1_neg(x) as f64;
+        let rel = (got - want).abs() / want.abs().max(f64::MIN_POSITIVE);
+        worst = worst.max(if x == 0.0 { got.abs() } else { rel });
+    }
+    eprintln!("worst relative error {worst:.2e}");
+    assert!(
+        worst < 4.0 * f32::EPSILON as f64,
+        "worst relative error {worst:e}"
+    );
+    assert_eq!(super::mlp::expm1_neg(-100.0), -1.0);
+    assert_eq!(super::mlp::expm1_neg(0.0), 0.0);
+}
