@@ -20,6 +20,15 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The number printed right after `marker` in a command's output.
+fn number_after(text: &str, marker: &str) -> f64 {
+    text.split(marker)
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no number after '{marker}' in {text}"))
+}
+
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
     let mut rd = csv::Reader::from_path(path).unwrap();
     let h = rd.headers().unwrap().iter().map(String::from).collect();
@@ -179,12 +188,7 @@ fn env_rollout_prints_the_return_and_round_trips() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    let mean: f64 = stdout
-        .split("mean ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no mean in {stdout}"));
+    let mean = number_after(&stdout, "mean ");
     assert!((-7.0..=-5.0).contains(&mean), "{stdout}");
     assert!(stdout.contains("transitions/s"));
     let (h, rows) = read_csv(&traj);
@@ -595,12 +599,7 @@ fn model_error_prints_the_table_and_writes_csv() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    let c_m: f64 = stdout
-        .split("c_m = ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{stdout}"));
+    let c_m = number_after(&stdout, "c_m = ");
     assert!(c_m > 0.0 && c_m.is_finite(), "{stdout}");
     let (h, rows) = read_csv(&out);
     assert_eq!(rows.len(), 25);
