@@ -15,12 +15,20 @@ pub struct Actor {
     spec: &'static TaskSpec,
     algo: Algo,
     sigma: f64,
+    /// SAC's log σ clip (D14), as the learner applies it.
+    log_std_clip: Option<(f64, f64)>,
     obs_scale: Tensor,
     obs: Vec<f32>,
 }
 
 impl Actor {
-    pub fn new(sim: Box<dyn Sim>, rng: Rng, algo: Algo, sigma: f64) -> Actor {
+    pub fn new(
+        sim: Box<dyn Sim>,
+        rng: Rng,
+        algo: Algo,
+        sigma: f64,
+        log_std_clip: Option<[f64; 2]>,
+    ) -> Actor {
         let spec = sim.spec();
         let mut obs = vec![0.0; sim.num_agents() * spec.obs_dim];
         sim.observe(&mut obs);
@@ -30,6 +38,7 @@ impl Actor {
             spec,
             algo,
             sigma,
+            log_std_clip: log_std_clip.map(|[lo, hi]| (lo, hi)),
             obs_scale: Tensor::from_slice(spec.obs_scale),
             obs,
         }
@@ -46,7 +55,7 @@ impl Actor {
                 let k = n * self.spec.act_dim;
                 let eps: Vec<f32> = (0..k).map(|_| self.rng.sample(StandardNormal)).collect();
                 let eps = Tensor::from_slice(&eps).reshape([n as i64, self.spec.act_dim as i64]);
-                nets.policy.sample(&s, &eps, None).0
+                nets.policy.sample(&s, &eps, self.log_std_clip).0
             } else {
                 nets.policy.act(&s)
             }

@@ -182,6 +182,7 @@ fn build(cfg: &RunConfig, dir: &RunDir) -> State {
         Rng::seed_from_u64(sub_seed(cfg.seed, 4)),
         cfg.algo,
         cfg.learner.explore_sigma,
+        cfg.learner.log_std_clip,
     );
     let buffer = ReplayBuffer::new(
         cfg.sampling.buffer_size,
