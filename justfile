@@ -42,9 +42,41 @@ bench-sim: setup
 bench-learners: setup
     cargo bench -p mpg-algos --bench learners
 
+# Ours beside the anchors (JAX MPG gradient, sbx TD3/SAC), 1 pinned core and 2 threads, with ratios; peers installed into $HOME/anchors-venv on first use
+bench-anchors: setup
+    scripts/bench-anchors.sh
+
 # All criterion benchmarks
 bench-perf: setup
     cargo bench --workspace
+
+# Compare performance with a git revision in one sitting: criterion ratios (fails above 10 %) and simulator instruction counts under callgrind (fails above 1 %); options: scripts/bench-perf-compare.sh --help
+bench-perf-compare REV *ARGS: setup
+    scripts/bench-perf-compare.sh {{REV}} {{ARGS}}
+
+# The paper's protocol (profile `paper`: 60 runs of 100 000 updates; days on 2 cores, see docs/bench.md), then its report in results/bench/paper/report; resumable; ARGS e.g. --jobs 4
+bench-all *ARGS: setup
+    cargo build --release --quiet
+    target/release/mpg bench --profile paper {{ARGS}}
+    target/release/mpg report --runs results/bench/paper
+
+# The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick
+bench-quick *ARGS: setup
+    cargo build --release --quiet
+    target/release/mpg bench --profile quick {{ARGS}}
+    target/release/mpg report --runs results/bench/quick --out results/quick
+
+# Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report
+bench-fig6 *ARGS: setup
+    cargo build --release --quiet
+    target/release/mpg bench --profile scaling {{ARGS}}
+    target/release/mpg report --runs results/bench/scaling
+
+# The bench → report path in seconds (profile `smoke`, as CI's end-to-end test); into results/bench/smoke
+bench-smoke: setup
+    cargo build --release --quiet
+    target/release/mpg bench --profile smoke
+    target/release/mpg report --runs results/bench/smoke
 
 # Regenerate the default run configs under bench-configs/defaults/ from the typed config
 configs: setup

@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::config::ConfigError;
+use mpg_runner::config::{ConfigError, TrainerKind};
 use mpg_runner::evaluator::Evaluation;
 use mpg_runner::run_dir::{cpu_model, hostname, now_s};
 use mpg_runner::sync::{Outcome, Progress};
@@ -37,6 +37,13 @@ pub struct TrainArgs {
     /// Override a config key, e.g. --set learner.critic=q1 --set eval.interval=1000
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Use the asynchronous trainer (the paper's Fig. 2 as threads; same as --set trainer=async);
+    /// its threads and queues are the config's [async] section
+    #[arg(long = "async")]
+    use_async: bool,
+    /// Learner threads of the asynchronous trainer (same as --set async.learners=N)
+    #[arg(long, value_name = "N")]
+    learners: Option<usize>,
     /// The run folder [default: results/runs/<task>__<algo>__s<seed>]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -74,7 +81,13 @@ pub fn config(a: ConfigArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn train(a: TrainArgs) -> Result<()> {
+pub fn train(mut a: TrainArgs) -> Result<()> {
+    if a.use_async {
+        a.sets.push("trainer=\"async\"".into());
+    }
+    if let Some(n) = a.learners {
+        a.sets.push(format!("async.learners={n}"));
+    }
     let (cfg, dir, resume) = match &a.resume {
         Some(dir) => {
             let file = RunDir::new(dir).config();
@@ -108,6 +121,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
             (cfg, RunDir::new(out), false)
         }
     };
+    if a.learners.is_some() && cfg.trainer != TrainerKind::Async {
+        return Err(crate::input_err!(
+            "--learners sets the asynchronous trainer's learner threads: add --async (or trainer = \"async\" in the config)"
+        ));
+    }
     dir.prepare()
         .map_err(|e| anyhow::Error::new(InputError(format!("{e:#}"))))?;
     write_provenance(&dir, &cfg, resume)?;
@@ -127,7 +145,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
 
     let mut progress = Bar::new(&cfg, a.quiet);
-    let outcome = mpg_runner::sync::run(
+    let run = match cfg.trainer {
+        TrainerKind::Sync => mpg_runner::sync::run,
+        TrainerKind::Async => mpg_runner::async_trainer::run,
+    };
+    let outcome = run(
         &cfg,
         &dir,
         resume,
@@ -183,6 +205,14 @@ fn write_provenance(dir: &RunDir, cfg: &RunConfig, resumed: bool) -> Result<()> 
         cfg.threads,
         hostname(),
     )?;
+    if cfg.trainer == TrainerKind::Async {
+        let a = &cfg.r#async;
+        writeln!(
+            f,
+            "trainer = \"async\"\nlearners = {}\nlearner_intra_op_threads = {}\n",
+            a.learners, a.learner_threads
+        )?;
+    }
     Ok(())
 }
 

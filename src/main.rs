@@ -2,8 +2,10 @@
 //! library calls; errors are printed once, with their chain, and pick the exit code here:
 //! 2 for bad input (usage, files, values), 1 for everything else.
 
+mod cmd_bench;
 mod cmd_env;
 mod cmd_model;
+mod cmd_report;
 mod cmd_train;
 mod table_io;
 
@@ -31,6 +33,10 @@ enum Command {
     Eval(cmd_train::EvalArgs),
     /// Print the default run config of an algorithm and task, every key documented
     Config(cmd_train::ConfigArgs),
+    /// Run a benchmark profile's matrix of runs, N at a time (resumable, shardable)
+    Bench(cmd_bench::BenchArgs),
+    /// Build Table I, the learning curves and the report from run folders
+    Report(cmd_report::ReportArgs),
 }
 
 /// An error caused by the user's input: exit code 2, like clap's usage errors.
@@ -58,6 +64,8 @@ fn main() -> ExitCode {
         Command::Config(a) => cmd_train::config(a),
         Command::ModelError(a) => cmd_model::run(a),
         Command::Eval(a) => cmd_train::eval(a),
+        Command::Bench(a) => cmd_bench::bench(a),
+        Command::Report(a) => cmd_report::report(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

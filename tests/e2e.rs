@@ -265,9 +265,10 @@ fn csv_without_timing(path: &Path) -> Vec<Vec<String>> {
     mpg_runner::sync::csv_without_timing(path).unwrap()
 }
 
-/// The run in `out` has the same eval.csv and train.csv as the reference run, timings aside.
+/// The run in `out` has the same eval.csv, train.csv and gradients.csv as the reference run,
+/// timings aside.
 fn assert_same_run(reference: &Path, out: &Path, label: &str) {
-    for f in ["eval.csv", "train.csv"] {
+    for f in ["eval.csv", "train.csv", "gradients.csv"] {
         assert_eq!(
             csv_without_timing(&reference.join(f)),
             csv_without_timing(&out.join(f)),
@@ -470,6 +471,29 @@ fn bad_train_input_exits_2_before_any_work() {
                 "learner.gamma=2".into(),
             ],
             "learner.gamma: 2 not in (0, 1]",
+        ),
+        (
+            vec![
+                "--algo".into(),
+                "td3".into(),
+                "--task".into(),
+                "path-tracking".into(),
+                "--learners".into(),
+                "3".into(),
+            ],
+            "--learners sets the asynchronous trainer's learner threads: add --async",
+        ),
+        (
+            vec![
+                "--algo".into(),
+                "td3".into(),
+                "--task".into(),
+                "path-tracking".into(),
+                "--async".into(),
+                "--set".into(),
+                "async.sample_ratio=\"fast\"".into(),
+            ],
+            "key 'async.sample_ratio': unknown sample ratio 'fast' (allowed: a positive number of transitions per update, or \"unlimited\")",
         ),
     ];
     for (args, want) in cases {
@@ -688,4 +712,394 @@ fn a_second_sigint_exits_at_once_with_valid_files() {
     let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_run(&reference.path().join("run"), &out, "after a second SIGINT");
+}
+
+// ---------------------------------------------------------------------------------------
+// The asynchronous trainer from the command line (issue 12): signals, injected faults
+
+/// A small asynchronous TD3 path-tracking run with two learners: a few seconds.
+const SMALL_ASYNC: &[&str] = &[
+    "--algo",
+    "td3",
+    "--task",
+    "path-tracking",
+    "--async",
+    "--learners",
+    "2",
+    "--iterations",
+    "200",
+    "--set",
+    "sampling.replay_start=256",
+    "--set",
+    "sampling.transitions_per_call=64",
+    "--set",
+    "async.sample_ratio=6.4",
+    "--set",
+    "eval.interval=40",
+    "--set",
+    "eval.episodes=2",
+    "--set",
+    "log.interval=10",
+    "--set",
+    "log.checkpoint_interval=20",
+    "--set",
+    "learner.batch_size=64",
+];
+
+/// One column of a CSV, as numbers.
+fn csv_column(path: &Path, name: &str) -> Vec<f64> {
+    let (h, rows) = read_csv(path);
+    let i = h.iter().position(|c| c == name).unwrap();
+    rows.iter().map(|r| r[i]).collect()
+}
+
+/// Run `cmd` to its end (failing the test if it has not ended within a generous bound: a hang)
+/// and return its output.
+fn finish(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 300 {
+            let _ = child.kill();
+            panic!("the run hung (generous bound, not a speed test)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// SIGINT stops the asynchronous trainer as it does the synchronous one: exit 130 and a
+/// loadable checkpoint; `--resume` continues from it to a run with every point exactly once.
+#[test]
+fn async_sigint_checkpoints_exits_130_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = train_cmd(SMALL_ASYNC)
+        .arg("--out")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    wait_until(|| rows_of(&out.join("train.csv")) >= 5);
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let st = std::fs::read_to_string(out.join("status")).unwrap();
+    assert!(st.starts_with("interrupted"), "{st}");
+    let o = mpg(&["eval", "--run", out.to_str().unwrap(), "--episodes", "2"]);
+    assert!(o.status.success(), "a loadable checkpoint: {}", stderr(&o));
+    let at = number_after(&String::from_utf8_lossy(&o.stdout), "at iteration ");
+    assert!((40.0..200.0).contains(&at), "stopped at {at}");
+    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        csv_column(&out.join("eval.csv"), "iteration"),
+        (0..=5).map(|k| (40 * k) as f64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        csv_column(&out.join("gradients.csv"), "iteration"),
+        (0..200).map(|k| k as f64).collect::<Vec<_>>(),
+        "rows past the checkpoint cut and written again"
+    );
+    let prov = std::fs::read_to_string(out.join("provenance.toml")).unwrap();
+    assert!(prov.contains("trainer = \"async\"") && prov.contains("learners = 2"));
+}
+
+/// A learner, an actor, a buffer, the evaluator or the optimizer failing (an error or a panic,
+/// injected by the test hook MPG_TEST_FAIL) ends the run with an error naming that thread, and
+/// a thread that hangs is caught by the watchdog — never a hang.
+#[test]
+fn async_faults_end_the_run_with_an_error_naming_the_thread() {
+    for (fault, thread, extra) in [
+        ("learner-1", "learner-1", None),
+        ("actor-0:panic", "actor-0", None),
+        ("evaluator", "evaluator", None),
+        ("buffer-1:panic", "buffer-1", None),
+        ("optimizer", "optimizer", None),
+        ("learner-0:hang", "watchdog", Some("async.watchdog_s=2")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let mut args = SMALL_ASYNC.to_vec();
+        if let Some(set) = extra {
+            // one learner, so that its hang stops the iterations
+            let k = args.iter().position(|a| *a == "--learners").unwrap();
+            args[k + 1] = "1";
+            args.extend(["--set", set]);
+        }
+        let mut cmd = train_cmd(&args);
+        cmd.arg("--out").arg(&out).env("MPG_TEST_FAIL", fault);
+        let o = finish(cmd);
+        assert_eq!(o.status.code(), Some(1), "{fault}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("stopped: {thread}")),
+            "{fault}: the error names {thread}: {err}"
+        );
+        let st = std::fs::read_to_string(out.join("status")).unwrap();
+        assert!(
+            st.starts_with("failed") && st.contains(thread),
+            "{fault}: {st}"
+        );
+        if thread == "watchdog" {
+            assert!(
+                err.contains("learner-0: computing a gradient"),
+                "the diagnostic says what each thread was doing: {err}"
+            );
+        }
+        assert!(!out.join("lock").exists(), "{fault}: lock released");
+    }
+}
+
+/// `mpg bench --profile smoke --jobs 2`: a Ctrl-C reaches the running cells, which checkpoint
+/// (exit 130); the same command then resumes them and runs the rest; a third skips every
+/// finished cell; `mpg report` reads the result.
+#[test]
+fn bench_smoke_interrupts_resumes_skips_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("smoke");
+    let out_s = out.to_str().unwrap();
+    let list = mpg(&["bench", "--profile", "smoke", "--list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names.contains(&"inverted-pendulum__mpg-v2__q1__s1".to_string()));
+    let bench = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mpg"));
+        c.args(["bench", "--profile", "smoke", "--jobs", "2", "--out", out_s]);
+        c
+    };
+
+    let child = bench()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(|| rows_of(&out.join(&names[0]).join("train.csv")) >= 2);
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let statuses: Vec<String> = names
+        .iter()
+        .map(|n| std::fs::read_to_string(out.join(n).join("status")).unwrap_or_default())
+        .collect();
+    assert!(
+        statuses.iter().any(|s| s.starts_with("interrupted")),
+        "a running cell checkpointed on the forwarded SIGINT: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| s.trim() == "finished").count() < 6,
+        "no new cell started after the signal: {statuses:?}"
+    );
+
+    let o = bench().output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for n in &names {
+        let run = out.join(n);
+        let st = std::fs::read_to_string(run.join("status")).unwrap();
+        assert_eq!(st.trim(), "finished", "{n}");
+        let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+        let seed = n.rsplit("__s").next().unwrap();
+        assert!(cfg.contains(&format!("seed = {seed}")), "{n}: {cfg}");
+        assert_eq!(
+            cfg.contains("critic = \"q1\""),
+            n.contains("__q1__"),
+            "{n}: the variant's override"
+        );
+        let (_, rows) = read_csv(&run.join("eval.csv"));
+        let iters: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+        assert_eq!(
+            iters,
+            [0.0, 20.0, 40.0, 60.0],
+            "{n}: every evaluation, once"
+        );
+    }
+    let eval_before = std::fs::read_to_string(out.join(&names[0]).join("eval.csv")).unwrap();
+    let o = bench().output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("0 finished, 6 skipped"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(out.join(&names[0]).join("eval.csv")).unwrap(),
+        eval_before
+    );
+
+    if mpg(&["report", "--help"]).status.success() {
+        let o = mpg(&["report", "--runs", out_s]);
+        assert!(o.status.success(), "mpg report: {}", stderr(&o));
+        assert!(out.join("report/report.md").exists());
+    }
+}
+
+/// `--index env` reads the job-array variables; a number never reads the environment; the
+/// selection and `--dry-run` run nothing; a profile with a bad key is refused before any work.
+#[test]
+fn bench_selection_and_validation() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mpg"));
+        c.arg("bench").args(args).env_remove("SLURM_ARRAY_TASK_ID");
+        c.env_remove("JOB_COMPLETION_INDEX");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let o = run(
+        &["--profile", "smoke", "--list", "--index", "env"],
+        &[("SLURM_ARRAY_TASK_ID", "3")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "3\tinverted-pendulum__mpg-v2__q1__s1"
+    );
+    let o = run(
+        &["--profile", "smoke", "--list", "--index", "1"],
+        &[("SLURM_ARRAY_TASK_ID", "not a number")],
+    );
+    assert!(
+        o.status.success(),
+        "the environment is not read: {}",
+        stderr(&o)
+    );
+    let o = run(&["--profile", "smoke", "--list", "--index", "env"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("SLURM_ARRAY_TASK_ID"), "{}", stderr(&o));
+    let o = run(&["--profile", "paper", "--list", "--shard", "7/8"], &[]);
+    let lines: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert!(
+        lines[0].starts_with("7\tpath-tracking__mpg-v2__s2"),
+        "{lines:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = run(
+        &[
+            "--profile",
+            "paper",
+            "--dry-run",
+            "--jobs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("60 of 60 cells selected"));
+    assert!(!out.exists(), "a dry run writes nothing");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "iterations = 10\n[matrix]\ntasks = [\"inverted-pendulum\"]\nalgos = [\"td3\"]\nseeds = [0]\n[set]\n\"learner.init\" = \"xavier\"\n",
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "--profile",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("learner.init") && e.contains("glorot") && e.contains("bad.toml [set]"),
+        "{e}"
+    );
+    assert!(!out.exists(), "nothing started");
+}
+
+/// `mpg report` over a trained run: Table I, the figures and report.md; a broken folder beside
+/// it is named, and `--require-complete` turns it into exit 2 (issue 13).
+#[test]
+fn report_reads_a_trained_run_and_names_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let run = runs.join("inverted-pendulum__td3__s3");
+    let o = train_cmd(SMALL).arg("--out").arg(&run).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mpg(&["report", "--runs", runs.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1 runs in 1 cells; 0 folders left out"),
+        "{out}"
+    );
+    let report = runs.join("report");
+    let (h, rows) = read_csv_text(&report.join("table1.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let td3 = rows
+        .iter()
+        .find(|r| r[col("task")] == "inverted-pendulum" && r[col("algo")] == "td3")
+        .expect("a Table I row for the run");
+    assert_eq!(td3[col("runs")], "1");
+    assert_eq!(td3[col("seeds")], "3");
+    // the run's own last evaluation return is its final-return IQM (one run)
+    let (eh, erows) = read_csv(&run.join("eval.csv"));
+    let last = erows.last().unwrap()[eh.iter().position(|c| c == "mean_return").unwrap()];
+    let iqm: f64 = td3[col("final_iqm")].parse().unwrap();
+    assert!(
+        (iqm - last).abs() <= 1e-9 * last.abs().max(1.0),
+        "{iqm} vs {last}"
+    );
+    for f in ["report.md", "table1.md", "fig5_inverted-pendulum.png"] {
+        assert!(report.join(f).exists(), "{f} missing");
+    }
+    // a run folder that failed: left out and named, or an error with --require-complete
+    let broken = runs.join("inverted-pendulum__sac__s1");
+    std::fs::create_dir_all(&broken).unwrap();
+    for f in ["config.toml", "provenance.toml", "eval.csv", "train.csv"] {
+        std::fs::copy(run.join(f), broken.join(f)).unwrap();
+    }
+    std::fs::write(broken.join("status"), "failed: test\n").unwrap();
+    let o = mpg(&["report", "--runs", runs.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("`inverted-pendulum__sac__s1` | status is 'failed: test'"),
+        "{md}"
+    );
+    let o = mpg(&[
+        "report",
+        "--runs",
+        runs.to_str().unwrap(),
+        "--require-complete",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("inverted-pendulum__sac__s1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A CSV as text cells (Table I has empty cells and names).
+fn read_csv_text(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut rd = csv::Reader::from_path(path).unwrap();
+    let h = rd.headers().unwrap().iter().map(String::from).collect();
+    let rows = rd
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (h, rows)
 }

@@ -1,96 +1,127 @@
-//! The fast gradient path against the autograd reference (issue "fast gradient path"): the
-//! MPG-v2 policy gradient of path tracking with Q1 in both return terms (D2 = Q1, as the
-//! anchors), batch 256, H = 25, iteration 4500 (the middle of the weight schedule), 1 thread.
+//! The fast gradient path against the autograd reference (issue "fast gradient path"), one
+//! intra-op thread, batch 256, H = 25, at the middle of MPG's weight schedule (iteration T/2),
+//! each benchmark for both values of `learner.path` (the last name component):
 //!
-//! * `pg/path-tracking/reference`: `Learner::policy_loss` and its gradient by autograd.
-//! * `pg/path-tracking/fast`: `fast::mpg_policy_grad_in` in plain Rust (its buffers reused
-//!   across calls), including copying the policy and Q1 parameters out of their tensors and
-//!   drawing the model noise.
+//! * `pg/{task}/{variant}/{path}`: one `Learner::policy_grad` (loss and unclipped gradient,
+//!   including copying the parameters out of their tensors, drawing the model noise and
+//!   wrapping the gradients into tensors on the fast path). Variants: `mpg-v2` (D2 `min`),
+//!   `mpg-v2-q1`, `mpg-v2-dip` (`min`, `deriv_interval_policy = true`), `nadp`.
+//! * `policy-step/path-tracking/mpg-v2-q1/{path}`: exactly the work of the anchors
+//!   (`shared/anchors/jax_mpg_grad.py`): the policy gradient with Q1 in both return terms,
+//!   the global-norm clip at 3 and the policy's Adam step; `policy-step-cpu/…` the same in
+//!   process CPU time (the sum over threads of /proc/self/task/*/schedstat), which other
+//!   processes on the same core barely disturb. `policy-step-2t/…`: the same on 2 threads
+//!   (libtorch's intra-op threads; the fast path splits the batch over 2 threads).
 //!
-//! `taskset -c 0 cargo bench -p mpg-algos --bench fast`
+//! `taskset -c 0 cargo bench -p mpg-algos --bench fast`; one: `… --bench fast -- 'nadp/fast$'`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::fast::mlp::FastMlp;
-use mpg_algos::fast::{Workspace, mpg_policy_grad_in};
-use mpg_algos::learner::grad_of;
-use mpg_algos::weights::rule_based_weights;
-use mpg_algos::{Algo, AlgoConfig, CriticChoice, GradStats, Learner, Nets};
-use mpg_envs::{Rng, Task, Termination, make_sim};
-use mpg_models::ModelNoise;
-use rand::{Rng as _, SeedableRng};
-use rand_distr::StandardNormal;
+use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::{
+    Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
+};
+use mpg_envs::{Rng, Task};
+use rand::SeedableRng;
 use std::time::Duration;
-use tch::Tensor;
 
 const BATCH: usize = 256;
-const ITERATION: u64 = 4500;
+
+/// Networks (in their optimiser), a learner, a batch of real transitions.
+struct Setup {
+    opt: Optimizer,
+    learner: Learner,
+    batch: Batch,
+    iteration: u64,
+    clip: f64,
+}
+
+fn setup(algo: Algo, task: Task, cfg: AlgoConfig) -> Setup {
+    let mut rng = Rng::seed_from_u64(1);
+    let nets = Nets::new(algo, task, cfg.init, cfg.squash, &mut rng);
+    Setup {
+        iteration: cfg.weight_total_ite / 2,
+        clip: cfg.grad_clip,
+        opt: Optimizer::new(nets, &cfg),
+        learner: Learner::new(algo, task, cfg, 3),
+        batch: Batch::random(task, BATCH, 2),
+    }
+}
 
 fn pg(c: &mut Criterion) {
     tch::set_num_threads(1);
+    for task in Task::ALL {
+        for (variant, algo, critic, dip) in [
+            ("mpg-v2", Algo::MpgV2, CriticChoice::Min, false),
+            ("mpg-v2-q1", Algo::MpgV2, CriticChoice::Q1, false),
+            ("mpg-v2-dip", Algo::MpgV2, CriticChoice::Min, true),
+            ("nadp", Algo::Nadp, CriticChoice::Min, false),
+        ] {
+            for path in [GradPath::Reference, GradPath::Fast] {
+                let mut cfg = AlgoConfig::defaults(algo, task);
+                cfg.critic = critic;
+                cfg.deriv_interval_policy = dip;
+                cfg.path = path;
+                let mut s = setup(algo, task, cfg);
+                let name = format!("pg/{task}/{variant}/{}", path_name(path));
+                timed(c, &name, &mut || {
+                    let mut stats = GradStats::default();
+                    s.learner
+                        .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats)
+                });
+            }
+        }
+    }
+    // The anchors' work: gradient, clip, Adam step of the policy; 1 and 2 threads.
     let (task, algo) = (Task::PathTracking, Algo::MpgV2);
-    let mut cfg = AlgoConfig::defaults(algo, task);
-    cfg.critic = CriticChoice::Q1;
-    let mut rng = Rng::seed_from_u64(1);
-    let nets = Nets::new(algo, task, cfg.init, cfg.squash, &mut rng);
-    let mut obs = vec![0.0f32; BATCH * task.spec().obs_dim];
-    make_sim(task, BATCH, 2, Termination::Paper).observe(&mut obs);
-    let obs_t = Tensor::from_slice(&obs).reshape([BATCH as i64, task.spec().obs_dim as i64]);
-
-    let mut learner = Learner::new(algo, task, cfg.clone(), 3);
-    let mut reference = || {
-        let mut stats = GradStats::default();
-        let loss = learner.policy_loss(&nets, &obs_t, ITERATION, &mut stats);
-        grad_of(&loss, &nets.policy.net.params())
-    };
-    timed(c, "pg/path-tracking/reference", &mut reference);
-
-    let (w_data, w_model) = rule_based_weights(
-        ITERATION,
-        cfg.weight_total_ite,
-        cfg.eta,
-        cfg.horizon,
-        cfg.weight_rule,
-    );
-    let noise = ModelNoise {
-        mean: cfg.model_noise[0],
-        std: cfg.model_noise[1],
-    };
-    let mut noise_rng = Rng::seed_from_u64(4);
-    let mut ws = Workspace::default();
-    let mut fast = || {
-        let policy = FastMlp::from_mlp(&nets.policy.net);
-        let q1 = FastMlp::from_mlp(&nets.q1);
-        let noises: Vec<Vec<f32>> = (0..cfg.horizon)
-            .map(|_| {
-                (0..BATCH)
-                    .map(|_| {
-                        let z: f64 = noise_rng.sample(StandardNormal);
-                        (noise.mean + noise.std * z) as f32
-                    })
-                    .collect()
-            })
-            .collect();
-        mpg_policy_grad_in(
-            &mut ws, &policy, &q1, &obs, &noises, cfg.gamma, w_data, w_model,
-        )
-    };
-    timed(c, "pg/path-tracking/fast", &mut fast);
+    for (threads, path) in [1, 2].into_iter().flat_map(|t| {
+        [GradPath::Reference, GradPath::Fast]
+            .into_iter()
+            .map(move |p| (t, p))
+    }) {
+        tch::set_num_threads(threads);
+        let mut cfg = AlgoConfig::defaults(algo, task);
+        cfg.critic = CriticChoice::Q1;
+        cfg.path = path;
+        let mut s = setup(algo, task, cfg);
+        let step = if threads == 1 {
+            "policy-step".to_string()
+        } else {
+            format!("policy-step-{threads}t")
+        };
+        let name = format!("{step}/{task}/mpg-v2-q1/{}", path_name(path));
+        timed(c, &name, &mut || {
+            let mut stats = GradStats::default();
+            let (_, g) = s
+                .learner
+                .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
+            let (g, _) = clip_by_global_norm(g, s.clip);
+            s.opt.policy.apply(&s.opt.nets.policy.net.params(), &g);
+        });
+    }
 }
 
-/// `name` in wall-clock time and `name-cpu` in the process's CPU time (the sum over its
-/// threads of /proc/self/task/*/schedstat, as benches/learners.rs), which other processes
-/// on the same core barely disturb.
+fn path_name(path: GradPath) -> &'static str {
+    match path {
+        GradPath::Fast => "fast",
+        GradPath::Reference => "reference",
+    }
+}
+
+/// `name` in wall-clock time; for `policy-step/…` also `…-cpu` in the process's CPU time.
 fn timed<T>(c: &mut Criterion, name: &str, f: &mut dyn FnMut() -> T) {
     c.bench_function(name, |b| b.iter(&mut *f));
-    c.bench_function(&format!("{name}-cpu"), |b| {
-        b.iter_custom(|iters| {
-            let t = process_cpu_time();
-            for _ in 0..iters {
-                std::hint::black_box(f());
-            }
-            process_cpu_time() - t
-        })
-    });
+    if let Some(rest) = name.strip_prefix("policy-step/") {
+        // CPU time is only meaningful on 1 thread (idle OpenMP threads spin).
+        c.bench_function(&format!("policy-step-cpu/{rest}"), |b| {
+            b.iter_custom(|iters| {
+                let t = process_cpu_time();
+                for _ in 0..iters {
+                    std::hint::black_box(f());
+                }
+                process_cpu_time() - t
+            })
+        });
+    }
 }
 
 fn process_cpu_time() -> Duration {
@@ -104,9 +135,9 @@ fn process_cpu_time() -> Duration {
 
 fn config() -> Criterion {
     Criterion::default()
-        .sample_size(20)
+        .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4))
+        .measurement_time(Duration::from_secs(3))
         .without_plots()
 }
 

@@ -1,5 +1,9 @@
 //! Learner speed (issue "Learners …", "Speed, measured"): for both tasks and all six
-//! algorithms at batch 256 and H = 25 (`AlgoConfig::defaults`), with 1 intra-op thread:
+//! algorithms at batch 256 and H = 25 (`AlgoConfig::defaults`, so `learner.path = fast`; the
+//! two paths side by side are in `benches/fast.rs`), with 1 intra-op thread:
+//!
+//! Each of `grad/…`, `grad-fresh/…` and `update/…` runs on both gradient paths, the name
+//! ending in `/reference` (autograd) or `/fast` (`learner.path = fast`, the default).
 //!
 //! * `grad/{task}/{algo}`: one gradient computation `Learner::compute(.., need_policy = true)`
 //!   at the middle of MPG's weight schedule (iteration T/2: 4500 path tracking, 2000 pendulum).
@@ -26,8 +30,10 @@
 //! `cargo bench -p mpg-algos --bench learners -- 'grad/path-tracking/mpg-v2$'`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::learner::{clip_by_global_norm, grad_of};
-use mpg_algos::{Algo, AlgoConfig, Batch, CriticChoice, GradStats, Learner, Nets, Optimizer};
+use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::{
+    Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
+};
 use mpg_envs::{Rng, Task};
 use rand::SeedableRng;
 use std::time::{Duration, Instant};
@@ -139,11 +145,11 @@ fn bench_policy_step(c: &mut Criterion, name: &str, s: &mut Setup, clock: Clock)
             let t = clock.now();
             for _ in 0..iters {
                 let mut stats = GradStats::default();
-                let loss =
+                let (_, g) =
                     s.learner
-                        .policy_loss(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
+                        .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
                 let params = s.opt.nets.policy.net.params();
-                let (g, _) = clip_by_global_norm(grad_of(&loss, &params), s.cfg.grad_clip);
+                let (g, _) = clip_by_global_norm(g, s.cfg.grad_clip);
                 s.opt.policy.apply(&params, &g);
             }
             clock.now() - t
@@ -162,17 +168,24 @@ fn learners(c: &mut Criterion) {
     tch::set_num_threads(1);
     for task in Task::ALL {
         for algo in Algo::ALL {
-            let cfg = AlgoConfig::defaults(algo, task);
-            let name = format!("grad/{task}/{algo}");
-            bench_grad(c, &name, &mut setup(algo, task, cfg.clone()), Wall);
-            if cfg.batch_reuse > 1 {
-                let mut fresh = cfg.clone();
-                fresh.batch_reuse = 1;
-                let name = format!("grad-fresh/{task}/{algo}");
-                bench_grad(c, &name, &mut setup(algo, task, fresh), Wall);
+            for path in [GradPath::Reference, GradPath::Fast] {
+                let mut cfg = AlgoConfig::defaults(algo, task);
+                cfg.path = path;
+                let p = match path {
+                    GradPath::Fast => "fast",
+                    GradPath::Reference => "reference",
+                };
+                let name = format!("grad/{task}/{algo}/{p}");
+                bench_grad(c, &name, &mut setup(algo, task, cfg.clone()), Wall);
+                if cfg.batch_reuse > 1 {
+                    let mut fresh = cfg.clone();
+                    fresh.batch_reuse = 1;
+                    let name = format!("grad-fresh/{task}/{algo}/{p}");
+                    bench_grad(c, &name, &mut setup(algo, task, fresh), Wall);
+                }
+                let name = format!("update/{task}/{algo}/{p}");
+                bench_update(c, &name, &mut setup(algo, task, cfg));
             }
-            let name = format!("update/{task}/{algo}");
-            bench_update(c, &name, &mut setup(algo, task, cfg));
         }
     }
     let (task, algo) = (Task::PathTracking, Algo::MpgV2);

@@ -123,6 +123,20 @@ pub enum CriticChoice {
     Q1,
 }
 
+/// How gradients are computed (issue "fast gradient path"). A config value, resolved once and
+/// recorded in the run's config and checkpoint; never picked by timing, so that determinism and
+/// exact resume hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GradPath {
+    /// Plain-Rust kernels (`crate::fast`) where they exist and are faster (today: the
+    /// model-based policy gradients of MPG-v1, MPG-v2 and n-step ADP); autograd elsewhere.
+    #[default]
+    Fast,
+    /// libtorch autograd everywhere: the reference the fast kernels are tested against.
+    Reference,
+}
+
 /// What to do with a non-finite loss or gradient (decision D15).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -189,6 +203,8 @@ pub struct AlgoConfig {
     pub nonfinite_grads: NonFinite,
     /// Terminal masking of value targets (D17).
     pub mask_terminal: bool,
+    /// Gradient computation: the fast kernels or the autograd reference ([`GradPath`]).
+    pub path: GradPath,
 }
 
 impl AlgoConfig {
@@ -236,6 +252,7 @@ impl AlgoConfig {
             init: Init::Orthogonal,
             nonfinite_grads: NonFinite::Drop,
             mask_terminal: false,
+            path: GradPath::Fast,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! algorithms are data ([`CriticTarget`], [`PolicyObjective`]) matched once here; each
 //! algorithm's own math lives in its file.
 
-use crate::config::{Algo, AlgoConfig, CriticChoice, CriticTarget, PolicyObjective};
-use crate::{mpg, nadp, ndpg, sac, td3};
+use crate::config::{Algo, AlgoConfig, CriticChoice, CriticTarget, GradPath, PolicyObjective};
+use crate::fast::mlp::FastMlp;
+use crate::{fast, mpg, nadp, ndpg, sac, td3};
 use mpg_envs::{Rng, Sim, Task, TaskSpec, Termination, make_sim};
 use mpg_models::nets::{Init, Mlp, Policy, Squash, polyak, q_value};
 use mpg_models::{ModelNoise, PriorModel, make_model};
@@ -216,6 +217,10 @@ pub struct Learner {
     calls: u64,
     cache: Option<(Batch, Tensor)>,
     termination: Termination,
+    /// The fast path's buffers, reused across calls (no state between calls).
+    fast_ws: fast::Workspace,
+    /// The model-free fast path's buffers (critic gradients, policy gradients), likewise.
+    critic_ws: fast::critic::Workspace,
 }
 
 impl Learner {
@@ -238,6 +243,8 @@ impl Learner {
             calls: 0,
             cache: None,
             termination: Termination::Paper,
+            fast_ws: fast::Workspace::default(),
+            critic_ws: fast::critic::Workspace::default(),
             cfg,
         }
     }
@@ -321,19 +328,25 @@ impl Learner {
             let (b, y) = self.cache.as_ref().unwrap();
             (b.shallow_clone(), y.shallow_clone())
         };
-        let s = self.scale(&batch.obs);
-        let q1_loss = q_loss(&q_value(&nets.q1, &s, &batch.act), &y);
-        let (q1, q1_norm) =
-            clip_by_global_norm(grad_of(&q1_loss, &nets.q1.params()), self.cfg.grad_clip);
-        let mut q_loss_total = f64::try_from(&q1_loss).unwrap();
-        let (q2, q2_norm) = match &nets.q2 {
-            Some(q2net) => {
-                let l = q_loss(&q_value(q2net, &s, &batch.act), &y);
-                q_loss_total += f64::try_from(&l).unwrap();
-                let (g, n) = clip_by_global_norm(grad_of(&l, &q2net.params()), self.cfg.grad_clip);
-                (Some(g), Some(n))
-            }
-            None => (None, None),
+        let (q1, q1_norm, q2, q2_norm, q_loss_total) = if self.cfg.path == GradPath::Fast {
+            self.fast_critic_grads(nets, &batch, &y)
+        } else {
+            let s = self.scale(&batch.obs);
+            let q1_loss = q_loss(&q_value(&nets.q1, &s, &batch.act), &y);
+            let (q1, q1_norm) =
+                clip_by_global_norm(grad_of(&q1_loss, &nets.q1.params()), self.cfg.grad_clip);
+            let mut q_loss_total = f64::try_from(&q1_loss).unwrap();
+            let (q2, q2_norm) = match &nets.q2 {
+                Some(q2net) => {
+                    let l = q_loss(&q_value(q2net, &s, &batch.act), &y);
+                    q_loss_total += f64::try_from(&l).unwrap();
+                    let (g, n) =
+                        clip_by_global_norm(grad_of(&l, &q2net.params()), self.cfg.grad_clip);
+                    (Some(g), Some(n))
+                }
+                None => (None, None),
+            };
+            (q1, q1_norm, q2, q2_norm, q_loss_total)
         };
         let q_grad_ms = t0.elapsed().as_secs_f64() * 1e3;
         let mut stats = GradStats {
@@ -346,12 +359,9 @@ impl Learner {
         };
         let policy = need_policy.then(|| {
             let t1 = Instant::now();
-            let loss = self.policy_loss(nets, &batch.obs, iteration, &mut stats);
-            stats.policy_loss = Some(f64::try_from(&loss).unwrap());
-            let (g, n) = clip_by_global_norm(
-                grad_of(&loss, &nets.policy.net.params()),
-                self.cfg.grad_clip,
-            );
+            let (loss, g) = self.policy_grad(nets, &batch.obs, iteration, &mut stats);
+            stats.policy_loss = Some(loss);
+            let (g, n) = clip_by_global_norm(g, self.cfg.grad_clip);
             stats.policy_norm = Some(n);
             stats.pg_ms = Some(t1.elapsed().as_secs_f64() * 1e3);
             g
@@ -366,6 +376,11 @@ impl Learner {
 
     /// The critic's regression target y (spec §3.4–3.8), without gradient.
     pub fn critic_target(&mut self, nets: &Nets, b: &Batch) -> Tensor {
+        if self.cfg.path == GradPath::Fast
+            && let Some(y) = self.fast_one_step_target(nets, b)
+        {
+            return y;
+        }
         let cfg = self.cfg.clone();
         let not_done = if cfg.mask_terminal {
             1.0 - &b.done
@@ -438,14 +453,21 @@ impl Learner {
         }
     }
 
-    /// The policy loss of the algorithm (spec §3.2, §3.6–3.8), to be minimised.
-    pub fn policy_loss(
+    /// The policy's loss (to be minimised) and its gradient, unclipped, in [`Mlp::params`] order
+    /// (spec §3.2, §3.6–3.8). One arm per objective; an arm either builds the tch loss and
+    /// differentiates it by autograd (the reference) or, with `path = fast`, calls the fast
+    /// kernels ([`crate::fast`]). Both draw the same random numbers from the learner's
+    /// generator in the same order (D8), so the two paths see the same randomness.
+    pub fn policy_grad(
         &mut self,
         nets: &Nets,
         obs: &Tensor,
         iteration: u64,
         stats: &mut GradStats,
-    ) -> Tensor {
+    ) -> (f64, Vec<Tensor>) {
+        let fast = self.cfg.path == GradPath::Fast;
+        let params = nets.policy.net.params();
+        let autograd = |loss: Tensor| (f64::try_from(&loss).unwrap(), grad_of(&loss, &params));
         let s = self.scale(obs);
         let min_q = |s: &Tensor, a: &Tensor| {
             let q1 = q_value(&nets.q1, s, a);
@@ -454,6 +476,7 @@ impl Learner {
                 None => q1,
             }
         };
+        let batch = obs.size()[0] as usize;
         match self.algo.policy_objective() {
             PolicyObjective::Mixed => {
                 let (w_data, w_model) = crate::weights::rule_based_weights(
@@ -465,7 +488,17 @@ impl Learner {
                 );
                 stats.w_data = Some(w_data);
                 stats.w_model = Some(w_model);
-                let noises = self.draw_noises(obs.size()[0] as usize);
+                let noises = self.draw_noises(batch);
+                let full_bptt = self.cfg.deriv_interval_policy;
+                if fast {
+                    // D2: min(Q1, Q2), or Q1 alone (MPG-v1 trains Q1 only).
+                    let q2 = match self.cfg.critic {
+                        CriticChoice::Min => nets.q2.as_ref(),
+                        CriticChoice::Q1 => None,
+                    };
+                    return self
+                        .fast_model_grad(nets, q2, obs, &noises, w_data, w_model, full_bptt);
+                }
                 // D2: the critic of every return term (MPG-v1 trains Q1 only).
                 let q = |s: &Tensor, a: &Tensor| match self.cfg.critic {
                     CriticChoice::Min => min_q(s, a),
@@ -480,37 +513,108 @@ impl Learner {
                     reward_scale: self.spec.reward_scale as f64,
                     reward_shift: self.spec.reward_shift as f64,
                 };
-                mpg::mixed_policy_loss(
-                    &terms,
-                    obs,
-                    &noises,
-                    w_data,
-                    w_model,
-                    self.cfg.deriv_interval_policy,
-                )
+                autograd(mpg::mixed_policy_loss(
+                    &terms, obs, &noises, w_data, w_model, full_bptt,
+                ))
             }
-            PolicyObjective::Q1 => {
-                ndpg::dpg_policy_loss(&q_value(&nets.q1, &s, &nets.policy.act(&s)))
+            PolicyObjective::Q1 | PolicyObjective::MinQ if fast => {
+                // Q1 (n-step DPG), or min(Q1, Q2) wherever Q2 exists (TD3), as `min_q`.
+                let q2 = match self.algo.policy_objective() {
+                    PolicyObjective::MinQ => nets.q2.as_ref(),
+                    _ => None,
+                };
+                self.fast_actor_grad(nets, q2, obs, None)
             }
-            PolicyObjective::MinQ => td3::min_q_policy_loss(&min_q(&s, &nets.policy.act(&s))),
+            PolicyObjective::Soft if fast => {
+                let eps = self.normal_values(batch * nets.policy.act_dim);
+                self.fast_actor_grad(nets, nets.q2.as_ref(), obs, Some(&eps))
+            }
+            PolicyObjective::Q1 => autograd(ndpg::dpg_policy_loss(&q_value(
+                &nets.q1,
+                &s,
+                &nets.policy.act(&s),
+            ))),
+            PolicyObjective::MinQ => {
+                autograd(td3::min_q_policy_loss(&min_q(&s, &nets.policy.act(&s))))
+            }
             PolicyObjective::ModelBptt => {
-                let noises = self.draw_noises(obs.size()[0] as usize);
-                nadp::bptt_policy_loss(
+                let noises = self.draw_noises(batch);
+                if fast {
+                    // The model return alone (w_data = 0, w_model = 1), critic Q1, every
+                    // action from the trained policy (spec §3.7).
+                    return self.fast_model_grad(nets, None, obs, &noises, 0.0, 1.0, true);
+                }
+                autograd(nadp::bptt_policy_loss(
                     self.model.as_ref(),
                     nets,
                     obs,
                     &noises,
                     self.cfg.gamma,
                     self.spec,
-                )
+                ))
             }
             PolicyObjective::Soft => {
                 let eps = self.normals(&nets.policy.act(&s).detach());
                 let log_std_clip = self.cfg.log_std_clip.map(|[a, b]| (a, b));
                 let (a, logp) = nets.policy.sample(&s, &eps, log_std_clip);
-                sac::soft_policy_loss(&min_q(&s, &a), &logp, self.cfg.alpha)
+                autograd(sac::soft_policy_loss(&min_q(&s, &a), &logp, self.cfg.alpha))
             }
         }
+    }
+
+    /// The fast path of the model-based objectives ([`fast::rollout`]): critic Q1, or
+    /// min(Q1, `q2`) when given; θ's gradient at a₀ only or, with `full_bptt`, at every step.
+    #[allow(clippy::too_many_arguments)]
+    fn fast_model_grad(
+        &mut self,
+        nets: &Nets,
+        q2: Option<&Mlp>,
+        obs: &Tensor,
+        noises: &[Tensor],
+        w_data: f64,
+        w_model: f64,
+        full_bptt: bool,
+    ) -> (f64, Vec<Tensor>) {
+        let act_range = match nets.policy.squash {
+            Squash::Tanh => 1.0,
+            Squash::ScaledTanh(range) => range as f32,
+            Squash::None => panic!("the model-based objectives need a squashed policy"),
+        };
+        let policy = FastMlp::from_mlp(&nets.policy.net);
+        let q1 = FastMlp::from_mlp(&nets.q1);
+        let q2 = q2.map(FastMlp::from_mlp);
+        let noises: Vec<Vec<f32>> = noises.iter().map(fast::values).collect();
+        let obj = fast::Objective {
+            gamma: self.cfg.gamma,
+            w_data,
+            w_model,
+            full_bptt,
+            obs_scale: self.spec.obs_scale,
+            reward_scale: self.spec.reward_scale as f64,
+            reward_shift: self.spec.reward_shift as f64,
+            act_range,
+        };
+        let critic = fast::Critic {
+            q1: &q1,
+            q2: q2.as_ref(),
+        };
+        // As many threads as libtorch's intra-op setting (the run's `threads`): a config
+        // value, so a run stays deterministic and resumes exactly.
+        let threads = tch::get_num_threads().max(1) as usize;
+        let g = fast::task_policy_grad(
+            self.spec.task,
+            &mut self.fast_ws,
+            threads,
+            &policy,
+            critic,
+            &fast::values(obs),
+            &noises,
+            &obj,
+        );
+        (
+            g.loss,
+            fast::to_tensors(&g.grads, &nets.policy.net.params()),
+        )
     }
 
     /// H model-noise draws of `[batch]` each, from the learner's generator (D8).
@@ -522,11 +626,171 @@ impl Learner {
 
     /// Standard normals shaped like `like`, from the learner's generator (D8).
     fn normals(&mut self, like: &Tensor) -> Tensor {
+        Tensor::from_slice(&self.normal_values(like.numel())).reshape(like.size())
+    }
+
+    /// `n` standard normals from the learner's generator (D8), as [`Learner::normals`] draws
+    /// them: the fast and the reference path see the same values.
+    fn normal_values(&mut self, n: usize) -> Vec<f32> {
         use rand::Rng as _;
-        let n = like.numel();
-        let v: Vec<f32> = (0..n)
+        (0..n)
             .map(|_| self.rng.sample::<f32, _>(rand_distr::StandardNormal))
+            .collect()
+    }
+
+    /// Observations ⊙ the task's scale (spec §1.10, §2.4) as row-major f32 values, the
+    /// product in f32 as [`Learner::scale`].
+    fn scaled_values(&self, obs: &Tensor) -> Vec<f32> {
+        let scale = self.spec.obs_scale;
+        let mut v = fast::values(obs);
+        for row in v.chunks_exact_mut(scale.len()) {
+            row.iter_mut().zip(scale).for_each(|(x, &c)| *x *= c);
+        }
+        v
+    }
+
+    /// The fast path's one-step critic targets (TD3 and MPG-v2's clipped double Q, SAC's soft
+    /// target; [`fast::critic`]), drawing the same normals as the reference (D8). `None` for
+    /// the n-step targets, which stay on the reference.
+    fn fast_one_step_target(&mut self, nets: &Nets, b: &Batch) -> Option<Tensor> {
+        let smoothing = match self.algo.critic_target() {
+            CriticTarget::ClippedDoubleQ { smoothing } => Some(smoothing),
+            CriticTarget::Soft => None,
+            CriticTarget::EnvRollout | CriticTarget::ModelRollout => return None,
+        };
+        let n = b.len();
+        let shift = self.spec.reward_shift as f64;
+        let scale = self.spec.reward_scale as f64;
+        // (r + shift)·scale in f32, as [`Learner::train_reward`].
+        let reward: Vec<f32> = fast::values(&b.rew)
+            .iter()
+            .map(|&r| (r + shift as f32) * scale as f32)
             .collect();
-        Tensor::from_slice(&v).reshape(like.size())
+        let not_done: Vec<f32> = if self.cfg.mask_terminal {
+            fast::values(&b.done).iter().map(|&d| 1.0 - d).collect()
+        } else {
+            vec![1.0; n]
+        };
+        let next_scaled = self.scaled_values(&b.next_obs);
+        let t = fast::critic::Transition {
+            next_scaled: &next_scaled,
+            reward: &reward,
+            not_done: &not_done,
+        };
+        let q2_targ = nets.q2_targ.as_ref().expect("a one-step target needs Q2'");
+        let (q1_targ, q2_targ) = (FastMlp::from_mlp(&nets.q1_targ), FastMlp::from_mlp(q2_targ));
+        let eps_len = n * nets.policy.act_dim;
+        // TD3 / MPG-v2 act with π′, SAC with the CURRENT policy (spec §3.8).
+        let policy = match smoothing {
+            Some(_) => &nets.policy_targ,
+            None => &nets.policy,
+        };
+        let policy_values = FastMlp::from_mlp(&policy.net);
+        let target_nets = fast::critic::TargetNets {
+            policy: &policy_values,
+            squash: policy.squash,
+            q1_targ: &q1_targ,
+            q2_targ: &q2_targ,
+        };
+        let (gamma, alpha) = (self.cfg.gamma, self.cfg.alpha);
+        let y = match smoothing {
+            Some(smoothing) => {
+                let eps = smoothing.then(|| self.normal_values(eps_len));
+                let smoothing = eps
+                    .as_deref()
+                    .map(|e| (e, self.cfg.target_noise, self.cfg.target_noise_clip));
+                let ws = &mut self.critic_ws;
+                fast::critic::clipped_double_q_target(ws, &target_nets, &t, smoothing, gamma)
+            }
+            None => {
+                let eps = self.normal_values(eps_len);
+                let log_std_clip = self.cfg.log_std_clip.map(|[a, b]| (a, b));
+                let ws = &mut self.critic_ws;
+                fast::critic::soft_target(ws, &target_nets, &t, &eps, log_std_clip, gamma, alpha)
+            }
+        };
+        Some(Tensor::from_slice(&y))
+    }
+
+    /// The fast path's critic gradients ([`fast::critic::q_loss_grad`]), clipped: (Q1's
+    /// gradient, its norm, Q2's, its norm, the summed loss).
+    #[allow(clippy::type_complexity)]
+    fn fast_critic_grads(
+        &mut self,
+        nets: &Nets,
+        batch: &Batch,
+        y: &Tensor,
+    ) -> (Vec<Tensor>, f64, Option<Vec<Tensor>>, Option<f64>, f64) {
+        let spec = self.spec;
+        let s = self.scaled_values(&batch.obs);
+        let x = fast::critic::q_input(&s, &fast::values(&batch.act), spec.obs_dim, spec.act_dim);
+        let y = fast::values(y);
+        let clip = self.cfg.grad_clip;
+        let grad = |q: &FastMlp, cache: &mut fast::mlp::MlpCache| {
+            let mut g = fast::critic::q_loss_grad(q, &x, &y, cache);
+            let norm = fast::critic::clip_by_global_norm(&mut g.grads, clip);
+            (g, norm)
+        };
+        let q1f = FastMlp::from_mlp(&nets.q1);
+        let q2f = nets.q2.as_ref().map(FastMlp::from_mlp);
+        let fast::critic::Workspace { q1: c1, q2: c2, .. } = &mut self.critic_ws;
+        // With more than one intra-op thread the twin critics' gradients run side by side:
+        // two independent computations, the same results either way.
+        let ((g1, q1_norm), second) = match &q2f {
+            Some(q2f) if tch::get_num_threads() > 1 => std::thread::scope(|sc| {
+                let h = sc.spawn(|| grad(q2f, c2));
+                let first = grad(&q1f, c1);
+                (first, Some(h.join().expect("the Q2 gradient's thread")))
+            }),
+            Some(q2f) => (grad(&q1f, c1), Some(grad(q2f, c2))),
+            None => (grad(&q1f, c1), None),
+        };
+        let q1 = fast::to_tensors(&g1.grads, &nets.q1.params());
+        let mut loss = g1.loss;
+        let (q2, q2_norm) = match (second, &nets.q2) {
+            (Some((g2, norm)), Some(net)) => {
+                loss += g2.loss;
+                (Some(fast::to_tensors(&g2.grads, &net.params())), Some(norm))
+            }
+            _ => (None, None),
+        };
+        (q1, q1_norm, q2, q2_norm, loss)
+    }
+
+    /// The fast path of the model-free objectives ([`fast::actor`]): −mean Q1 or
+    /// −mean min(Q1, `q2`) with `eps` absent, SAC's soft loss with its ε given.
+    fn fast_actor_grad(
+        &mut self,
+        nets: &Nets,
+        q2: Option<&Mlp>,
+        obs: &Tensor,
+        eps: Option<&[f32]>,
+    ) -> (f64, Vec<Tensor>) {
+        let policy = FastMlp::from_mlp(&nets.policy.net);
+        let q1 = FastMlp::from_mlp(&nets.q1);
+        let q2 = q2.map(FastMlp::from_mlp);
+        let mut critics = vec![&q1];
+        critics.extend(q2.as_ref());
+        let objective = match eps {
+            None => fast::actor::Objective::Deterministic,
+            Some(eps) => fast::actor::Objective::Soft {
+                eps,
+                alpha: self.cfg.alpha,
+                log_std_clip: self.cfg.log_std_clip.map(|[a, b]| (a, b)),
+            },
+        };
+        let s = self.scaled_values(obs);
+        let g = fast::actor::policy_grad_in(
+            &mut self.critic_ws.actor,
+            &policy,
+            nets.policy.squash,
+            &critics,
+            &s,
+            objective,
+        );
+        (
+            g.loss,
+            fast::to_tensors(&g.grads, &nets.policy.net.params()),
+        )
     }
 }

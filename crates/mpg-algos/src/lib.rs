@@ -20,6 +20,6 @@ pub mod sac;
 pub mod td3;
 pub mod weights;
 
-pub use config::{Algo, AlgoConfig, CriticChoice, NonFinite};
+pub use config::{Algo, AlgoConfig, CriticChoice, GradPath, NonFinite};
 pub use learner::{Batch, GradStats, Grads, Learner, Nets};
 pub use optimizer::{ApplyStats, Optimizer};

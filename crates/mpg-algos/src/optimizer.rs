@@ -2,7 +2,7 @@
 //! delayed policy and target updates, and the non-finite rule D15.
 
 use crate::adam::{Adam, LinearDecay};
-use crate::config::{AlgoConfig, NonFinite};
+use crate::config::{AlgoConfig, GradPath, NonFinite};
 use crate::learner::{Grads, Nets};
 use tch::Tensor;
 
@@ -45,6 +45,8 @@ pub struct Optimizer {
     delay: u64,
     tau: f64,
     nonfinite: NonFinite,
+    /// Adam in plain Rust ([`Adam::apply_fused`]) on the fast path, libtorch ops otherwise.
+    fused: bool,
 }
 
 impl Optimizer {
@@ -70,6 +72,7 @@ impl Optimizer {
             delay: cfg.delay_update.max(1),
             tau: cfg.tau,
             nonfinite: cfg.nonfinite_grads,
+            fused: cfg.path == GradPath::Fast,
         }
     }
 
@@ -136,15 +139,23 @@ impl Optimizer {
             (None, _) => grads,
         };
         self.dropped_in_row = 0;
-        self.q1.apply(&self.nets.q1.params(), &grads.q1);
+        let fused = self.fused;
+        let step = |adam: &mut Adam, params: &[Tensor], g: &[Tensor]| {
+            if fused {
+                adam.apply_fused(params, g)
+            } else {
+                adam.apply(params, g)
+            }
+        };
+        step(&mut self.q1, &self.nets.q1.params(), &grads.q1);
         if let (Some(adam), Some(net), Some(g)) =
             (self.q2.as_mut(), self.nets.q2.as_ref(), grads.q2.as_ref())
         {
-            adam.apply(&net.params(), g);
+            step(adam, &net.params(), g);
         }
         if policy_due {
             if let Some(g) = &grads.policy {
-                self.policy.apply(&self.nets.policy.net.params(), g);
+                step(&mut self.policy, &self.nets.policy.net.params(), g);
                 stats.policy_applied = true;
             }
             self.nets.update_targets(self.tau);

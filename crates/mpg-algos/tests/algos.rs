@@ -5,6 +5,10 @@
 mod batch_reuse;
 #[path = "algos/common.rs"]
 mod common;
+#[path = "algos/fast_model_free.rs"]
+mod fast_model_free;
+#[path = "algos/fast_path.rs"]
+mod fast_path;
 #[path = "algos/mpg_identities.rs"]
 mod mpg_identities;
 #[path = "algos/nadp_fd.rs"]

@@ -1,6 +1,7 @@
 //! PNG plots with plotters and a bundled font (DejaVu Sans, assets/fonts), so no system font
 //! or fontconfig is needed.
 
+use crate::report::stats::BoxStats;
 use anyhow::{Result, anyhow};
 use mpg_envs::Task;
 use mpg_envs::path_tracking::reference;
@@ -18,33 +19,79 @@ pub fn register_font() {
     });
 }
 
-const COLORS: [RGBColor; 5] = [
+/// matplotlib's "tab10": distinct on white, and what the authors' seaborn plots resemble.
+const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
+/// The palette's `k`-th colour (wrapping), so that one algorithm keeps its colour across figures.
+pub fn color(k: usize) -> RGBColor {
+    COLORS[k % COLORS.len()]
+}
+
 /// One line of a panel.
+#[derive(Clone, Debug, Default)]
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
     pub dashed: bool,
+    /// A shaded band around the line: (x, low, high).
+    pub band: Vec<(f64, f64, f64)>,
+    /// Mark each point with a dot (few points, such as one per learner count).
+    pub markers: bool,
+    /// Palette index; the series' position in the panel when `None`.
+    pub color: Option<usize>,
 }
 
 /// A panel: title, axis labels and its lines.
+#[derive(Clone, Debug, Default)]
 pub struct Panel {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
+    /// Fixed axis ranges (the paper's y-limits); fitted to the data when `None`.
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    /// Label the x axis at whole numbers only (counts, such as learners).
+    pub integer_x: bool,
+}
+
+/// A box-plot panel: one box per category (matplotlib's conventions, [`BoxStats`]).
+#[derive(Clone, Debug, Default)]
+pub struct BoxPanel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub boxes: Vec<(String, BoxStats)>,
+    /// Palette index of each box.
+    pub colors: Vec<usize>,
+}
+
+/// Any panel of a figure.
+pub enum AnyPanel {
+    Lines(Panel),
+    Boxes(BoxPanel),
 }
 
 fn bounds(series: &[Series]) -> (f64, f64, f64, f64) {
     let pts = series
         .iter()
-        .flat_map(|s| s.points.iter())
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .copied()
+                .chain(s.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]))
+        })
         .filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (
         f64::INFINITY,
@@ -52,7 +99,7 @@ fn bounds(series: &[Series]) -> (f64, f64, f64, f64) {
         f64::INFINITY,
         f64::NEG_INFINITY,
     );
-    for &(x, y) in pts {
+    for (x, y) in pts {
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y);
@@ -65,52 +112,225 @@ fn bounds(series: &[Series]) -> (f64, f64, f64, f64) {
     (x0, x1.max(x0 + 1e-9), y0 - pad, y1 + pad)
 }
 
+/// The parts of a polyline inside y0 ≤ y ≤ y1, cut where it crosses a limit (plotters would
+/// otherwise draw points beyond the axes along the frame, as if they were data there).
+fn clip_y(points: &[(f64, f64)], y0: f64, y1: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut parts: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut open = false;
+    for w in points.windows(2) {
+        let (q, p) = (w[0], w[1]);
+        // the segment's visible parameter range [t0, t1] (Liang–Barsky in y only)
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        let dy = p.1 - q.1;
+        if dy == 0.0 {
+            if !(y0..=y1).contains(&q.1) {
+                open = false;
+                continue;
+            }
+        } else {
+            let (ta, tb) = ((y0 - q.1) / dy, (y1 - q.1) / dy);
+            t0 = t0.max(ta.min(tb));
+            t1 = t1.min(ta.max(tb));
+            if t0 > t1 {
+                open = false;
+                continue;
+            }
+        }
+        let at = |t: f64| (q.0 + t * (p.0 - q.0), q.1 + t * dy);
+        if !(open && t0 == 0.0) {
+            parts.push(vec![at(t0)]);
+        }
+        parts.last_mut().unwrap().push(at(t1));
+        open = t1 == 1.0;
+    }
+    parts
+}
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn draw_lines(area: &Area, panel: &Panel) -> Result<()> {
+    let (bx0, bx1, by0, by1) = bounds(&panel.series);
+    let (x0, x1) = panel.x_range.unwrap_or((bx0, bx1));
+    let (y0, y1) = panel.y_range.unwrap_or((by0, by1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    let whole = |x: &f64| {
+        if (x - x.round()).abs() < 1e-9 {
+            format!("{x:.0}")
+        } else {
+            String::new()
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .label_style(("sans-serif", 14));
+    if panel.integer_x {
+        mesh.x_labels((x1 - x0).round() as usize * 4 + 1)
+            .x_label_formatter(&whole);
+    }
+    mesh.draw().map_err(err)?;
+    for (k, s) in panel.series.iter().enumerate() {
+        let color = color(s.color.unwrap_or(k));
+        if !s.band.is_empty() {
+            // the band clamped to the axes (a filled area may end on the frame)
+            let c = |y: f64| y.clamp(y0, y1);
+            let outline: Vec<(f64, f64)> = s
+                .band
+                .iter()
+                .map(|&(x, lo, _)| (x, c(lo)))
+                .chain(s.band.iter().rev().map(|&(x, _, hi)| (x, c(hi))))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    color.mix(0.2).filled(),
+                )))
+                .map_err(err)?;
+        }
+        let style = ShapeStyle::from(&color).stroke_width(2);
+        // the legend entry, whether or not any of the line is inside the axes
+        chart
+            .draw_series(LineSeries::new(std::iter::empty(), style))
+            .map_err(err)?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        for part in clip_y(&s.points, y0, y1) {
+            if s.dashed {
+                chart.draw_series(DashedLineSeries::new(part, 6, 4, style))
+            } else {
+                chart.draw_series(LineSeries::new(part, style))
+            }
+            .map_err(err)?;
+        }
+        if s.markers {
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .filter(|p| (y0..=y1).contains(&p.1))
+                        .map(|&p| Circle::new(p, 4, color.filled())),
+                )
+                .map_err(err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn draw_boxes(area: &Area, panel: &BoxPanel) -> Result<()> {
+    let n = panel.boxes.len().max(1);
+    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, b) in &panel.boxes {
+        for y in b.outliers.iter().chain([&b.low, &b.high]) {
+            y0 = y0.min(*y);
+            y1 = y1.max(*y);
+        }
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let names: Vec<String> = panel.boxes.iter().map(|b| b.0.clone()).collect();
+    let label = |v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((0..n as i32 - 1).into_segmented(), (y0 - pad)..(y1 + pad))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .x_labels(n)
+        .x_label_formatter(&label)
+        .disable_x_mesh()
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    // a quarter of each category's width on either side of its box
+    let margin = (area.dim_in_pixel().0.saturating_sub(100) / n as u32 / 4).max(2);
+    for (i, (_, b)) in panel.boxes.iter().enumerate() {
+        let c = color(panel.colors.get(i).copied().unwrap_or(i));
+        let (l, r, mid) = (
+            SegmentValue::Exact(i as i32),
+            SegmentValue::Exact(i as i32 + 1),
+            SegmentValue::CenterOf(i as i32),
+        );
+        let rect = |lo: f64, hi: f64, m: u32, style: ShapeStyle| {
+            let mut e = Rectangle::new([(l.clone(), hi), (r.clone(), lo)], style);
+            e.set_margin(0, 0, m, m);
+            e
+        };
+        chart
+            .draw_series([
+                rect(b.q1, b.q3, margin, c.mix(0.6).filled()),
+                rect(b.q1, b.q3, margin, BLACK.stroke_width(1)),
+                rect(b.median, b.median, margin, BLACK.stroke_width(2)),
+                rect(b.low, b.low, margin + margin / 2, BLACK.stroke_width(1)),
+                rect(b.high, b.high, margin + margin / 2, BLACK.stroke_width(1)),
+            ])
+            .map_err(err)?;
+        chart
+            .draw_series([
+                PathElement::new(vec![(mid.clone(), b.low), (mid.clone(), b.q1)], BLACK),
+                PathElement::new(vec![(mid.clone(), b.q3), (mid.clone(), b.high)], BLACK),
+            ])
+            .map_err(err)?;
+        chart
+            .draw_series(
+                b.outliers
+                    .iter()
+                    .map(|&y| Circle::new((mid.clone(), y), 2, BLACK.stroke_width(1))),
+            )
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Draw panels stacked vertically into one PNG of `width` × (`panel_height` × panels).
-pub fn draw_panels(path: &Path, panels: &[Panel], width: u32, panel_height: u32) -> Result<()> {
+pub fn draw_figure(path: &Path, panels: &[AnyPanel], width: u32, panel_height: u32) -> Result<()> {
     register_font();
     let root =
         BitMapBackend::new(path, (width, panel_height * panels.len() as u32)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((panels.len(), 1));
     for (panel, area) in panels.iter().zip(areas) {
-        let (x0, x1, y0, y1) = bounds(&panel.series);
-        let mut chart = ChartBuilder::on(&area)
-            .caption(&panel.title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| anyhow!("{e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc(panel.x_label.as_str())
-            .y_desc(panel.y_label.as_str())
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
-        for (k, s) in panel.series.iter().enumerate() {
-            let color = COLORS[k % COLORS.len()];
-            let style = ShapeStyle::from(&color).stroke_width(2);
-            let drawn = if s.dashed {
-                chart.draw_series(DashedLineSeries::new(s.points.iter().copied(), 6, 4, style))
-            } else {
-                chart.draw_series(LineSeries::new(s.points.iter().copied(), style))
-            }
-            .map_err(|e| anyhow!("{e}"))?;
-            drawn.label(s.label.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        match panel {
+            AnyPanel::Lines(p) => draw_lines(&area, p)?,
+            AnyPanel::Boxes(p) => draw_boxes(&area, p)?,
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
     }
-    root.present().map_err(|e| anyhow!("{e}"))?;
+    root.present().map_err(err)?;
     Ok(())
+}
+
+/// Line panels stacked vertically into one PNG of `width` × (`panel_height` × panels).
+pub fn draw_panels(path: &Path, panels: &[Panel], width: u32, panel_height: u32) -> Result<()> {
+    let panels: Vec<AnyPanel> = panels.iter().cloned().map(AnyPanel::Lines).collect();
+    draw_figure(path, &panels, width, panel_height)
 }
 
 /// A rolled-out trajectory: per agent, the observations at steps 0..=T (row-major).
@@ -136,6 +356,7 @@ pub fn trajectory_plot(path: &Path, traj: &Trajectory) -> Result<()> {
                     .map(|(k, o)| (t(k), o[dim] as f64))
                     .collect(),
                 dashed: false,
+                ..Default::default()
             })
             .collect()
     };
@@ -154,6 +375,7 @@ pub fn trajectory_plot(path: &Path, traj: &Trajectory) -> Result<()> {
                         .map(|(x, o)| (x, o[3] as f64 + reference(x).0))
                         .collect(),
                     dashed: false,
+                    ..Default::default()
                 })
                 .collect();
             let (lo, hi) = lateral
@@ -169,6 +391,7 @@ pub fn trajectory_plot(path: &Path, traj: &Trajectory) -> Result<()> {
                     .map(|x| (x, reference(x).0))
                     .collect(),
                 dashed: true,
+                ..Default::default()
             });
             vec![
                 Panel {
@@ -176,18 +399,21 @@ pub fn trajectory_plot(path: &Path, traj: &Trajectory) -> Result<()> {
                     x_label: "X [m]".into(),
                     y_label: "y [m]".into(),
                     series: lateral,
+                    ..Default::default()
                 },
                 Panel {
                     title: "Lateral error".into(),
                     x_label: "t [s]".into(),
                     y_label: "Δy [m]".into(),
                     series: per_agent(3, "Δy"),
+                    ..Default::default()
                 },
                 Panel {
                     title: "Heading error".into(),
                     x_label: "t [s]".into(),
                     y_label: "Δφ [rad]".into(),
                     series: per_agent(4, "Δφ"),
+                    ..Default::default()
                 },
             ]
         }
@@ -197,12 +423,14 @@ pub fn trajectory_plot(path: &Path, traj: &Trajectory) -> Result<()> {
                 x_label: "t [s]".into(),
                 y_label: "p [m]".into(),
                 series: per_agent(0, "p"),
+                ..Default::default()
             },
             Panel {
                 title: "Pole angle".into(),
                 x_label: "t [s]".into(),
                 y_label: "θ [rad]".into(),
                 series: per_agent(1, "θ"),
+                ..Default::default()
             },
         ],
     };
@@ -226,4 +454,28 @@ fn unwrap_x(obs: &[Vec<f32>]) -> Vec<f64> {
         out.push(x + offset);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_y;
+
+    #[test]
+    fn lines_are_cut_where_they_leave_the_axes() {
+        // in, out above, in, out below and back in: three visible pieces, cut at the limits
+        let pts = [(0.0, 0.0), (1.0, 2.0), (2.0, 0.0), (3.0, -2.0), (4.0, 0.0)];
+        assert_eq!(
+            clip_y(&pts, -1.0, 1.0),
+            vec![
+                vec![(0.0, 0.0), (0.5, 1.0)],
+                vec![(1.5, 1.0), (2.0, 0.0), (2.5, -1.0)],
+                vec![(3.5, -1.0), (4.0, 0.0)],
+            ]
+        );
+        // a segment passing through the whole range in one step
+        assert_eq!(
+            clip_y(&[(0.0, -3.0), (4.0, 5.0)], -1.0, 1.0),
+            vec![vec![(1.0, -1.0), (2.0, 1.0)]]
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The Actor box of Fig. 2: a batched simulator driven by the current policy plus the
 //! algorithm's exploration noise, producing transitions for the buffer (spec §4, D6).
 
-use crate::buffer::ReplayBuffer;
+use crate::buffer::TransitionSink;
 use mpg_algos::{Algo, Nets};
 use mpg_envs::{Rng, Sim, SimState, Task, TaskSpec};
 use rand::Rng as _;
@@ -69,9 +69,10 @@ impl Actor {
         act
     }
 
-    /// Collect `count` transitions (a multiple of the agent count) into `buffer`; after each
-    /// step the agents that reported done are reset (the authors' worker loop).
-    pub fn collect(&mut self, nets: &Nets, buffer: &mut ReplayBuffer, count: usize) {
+    /// Collect `count` transitions (a multiple of the agent count) into `buffer` (a replay
+    /// buffer, or a chunk the async trainer sends to one); after each step the agents that
+    /// reported done are reset (the authors' worker loop).
+    pub fn collect(&mut self, nets: &Nets, buffer: &mut impl TransitionSink, count: usize) {
         let n = self.sim.num_agents();
         let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
         let mut next = vec![0.0; self.obs.len()];

@@ -214,3 +214,67 @@ impl ReplayBuffer {
 }
 
 const MAGIC: &[u8; 8] = b"MPGRPLY1";
+
+/// Where an actor's transitions go: a replay buffer (the synchronous trainer) or a chunk that
+/// the asynchronous trainer sends to one.
+pub trait TransitionSink {
+    /// Add transitions stored row-major.
+    fn push_many(&mut self, obs: &[f32], act: &[f32], rew: &[f32], next_obs: &[f32], done: &[bool]);
+}
+
+impl TransitionSink for ReplayBuffer {
+    fn push_many(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        rew: &[f32],
+        next_obs: &[f32],
+        done: &[bool],
+    ) {
+        ReplayBuffer::push_many(self, obs, act, rew, next_obs, done)
+    }
+}
+
+/// Transitions of one sampling call, row-major: what an actor sends to a buffer (spec §4).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transitions {
+    pub obs: Vec<f32>,
+    pub act: Vec<f32>,
+    pub rew: Vec<f32>,
+    pub next_obs: Vec<f32>,
+    pub done: Vec<bool>,
+}
+
+impl Transitions {
+    pub fn len(&self) -> usize {
+        self.rew.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rew.is_empty()
+    }
+}
+
+impl TransitionSink for Transitions {
+    fn push_many(
+        &mut self,
+        obs: &[f32],
+        act: &[f32],
+        rew: &[f32],
+        next_obs: &[f32],
+        done: &[bool],
+    ) {
+        self.obs.extend_from_slice(obs);
+        self.act.extend_from_slice(act);
+        self.rew.extend_from_slice(rew);
+        self.next_obs.extend_from_slice(next_obs);
+        self.done.extend_from_slice(done);
+    }
+}
+
+impl ReplayBuffer {
+    /// Store a chunk an actor sent.
+    pub fn push_transitions(&mut self, t: &Transitions) {
+        self.push_many(&t.obs, &t.act, &t.rew, &t.next_obs, &t.done);
+    }
+}

@@ -31,6 +31,9 @@ pub struct Meta {
     pub eval_sim: SimState,
     pub eval_csv_len: u64,
     pub train_csv_len: u64,
+    /// `gradients.csv`'s length (absent in checkpoints older than that file).
+    #[serde(default)]
+    pub gradients_csv_len: Option<u64>,
     pub elapsed_s: f64,
     /// The open `train.csv` interval's sums (JSON of the trainer's accumulator).
     pub interval: String,
@@ -39,6 +42,28 @@ pub struct Meta {
     /// Sizes of the other files, checked on load.
     pub tensors_len: u64,
     pub replay_len: u64,
+    /// Sizes of the further buffers' files `replay.1.bin`, … (the async trainer's buffers).
+    #[serde(default)]
+    pub more_replay_lens: Vec<u64>,
+}
+
+/// The file of replay buffer `k`: `replay.bin` for the first (the synchronous trainer's only
+/// one), `replay.<k>.bin` for the others.
+fn replay_file(k: usize) -> String {
+    if k == 0 {
+        "replay.bin".into()
+    } else {
+        format!("replay.{k}.bin")
+    }
+}
+
+/// Each Adam's step count (q1, q2 or 0, policy), as `Meta::adam_steps` holds them.
+pub fn adam_steps(opt: &Optimizer) -> Vec<u64> {
+    vec![
+        opt.q1.step,
+        opt.q2.as_ref().map_or(0, |a| a.step),
+        opt.policy.step,
+    ]
 }
 
 /// The tensors of an optimiser: every network's parameters, then each Adam's moments.
@@ -66,7 +91,7 @@ pub fn save(
     dir: &Path,
     meta: &mut Meta,
     opt: &Optimizer,
-    buffer: &ReplayBuffer,
+    buffers: &[&ReplayBuffer],
     learner_cache: Option<Vec<Tensor>>,
 ) -> Result<()> {
     let new = sibling(dir, "new");
@@ -79,8 +104,8 @@ pub fn save(
     }
     let refs: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     Tensor::save_multi(&refs, new.join("tensors.pt")).context("writing checkpoint tensors")?;
-    {
-        let mut f = std::io::BufWriter::new(fs::File::create(new.join("replay.bin"))?);
+    for (k, buffer) in buffers.iter().enumerate() {
+        let mut f = std::io::BufWriter::new(fs::File::create(new.join(replay_file(k)))?);
         buffer.write_to(&mut f)?;
         use std::io::Write;
         f.flush()?;
@@ -95,6 +120,9 @@ pub fn save(
     }
     meta.tensors_len = fs::metadata(new.join("tensors.pt"))?.len();
     meta.replay_len = fs::metadata(new.join("replay.bin"))?.len();
+    meta.more_replay_lens = (1..buffers.len())
+        .map(|k| fs::metadata(new.join(replay_file(k))).map(|m| m.len()))
+        .collect::<std::io::Result<_>>()?;
     crate::run_dir::write_atomic(&new.join("meta.json"), &serde_json::to_vec_pretty(meta)?)?;
     fs::File::open(&new)?.sync_all()?;
     let _ = fs::remove_dir_all(&old);
@@ -136,11 +164,14 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
             meta.format
         );
     }
-    for (file, want) in [
-        ("tensors.pt", meta.tensors_len),
-        ("replay.bin", meta.replay_len),
-    ] {
-        let got = fs::metadata(dir.join(file)).map(|m| m.len()).unwrap_or(0);
+    let files = [
+        ("tensors.pt".to_string(), meta.tensors_len),
+        (replay_file(0), meta.replay_len),
+    ]
+    .into_iter()
+    .chain((meta.more_replay_lens.iter().enumerate()).map(|(k, &len)| (replay_file(k + 1), len)));
+    for (file, want) in files {
+        let got = fs::metadata(dir.join(&file)).map(|m| m.len()).unwrap_or(0);
         if got != want {
             bail!(
                 "{}: {file} is {got} bytes, the checkpoint says {want} (truncated?)",
@@ -151,14 +182,14 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
     Ok(meta)
 }
 
-/// Load the tensors and buffer of a checkpoint into a freshly built optimiser; also returns the
-/// learner's reused batch, if one was open. Everything is
-/// read and checked before anything is written into `opt`.
+/// Load the tensors and buffers of a checkpoint into a freshly built optimiser; also returns
+/// the learner's reused batch, if one was open. Everything is read and checked before anything
+/// is written into `opt`.
 pub fn load_state(
     dir: &Path,
     meta: &Meta,
     opt: &mut Optimizer,
-) -> Result<(ReplayBuffer, Option<Vec<Tensor>>)> {
+) -> Result<(Vec<ReplayBuffer>, Option<Vec<Tensor>>)> {
     let mut loaded =
         Tensor::load_multi(dir.join("tensors.pt")).context("reading checkpoint tensors")?;
     let cache: Vec<Tensor> = loaded
@@ -191,9 +222,13 @@ pub fn load_state(
             );
         }
     }
-    let mut f = std::io::BufReader::new(fs::File::open(dir.join("replay.bin"))?);
-    let buffer = ReplayBuffer::read_from(&mut f)
-        .with_context(|| format!("{}: replay.bin", dir.display()))?;
+    let buffers = (0..=meta.more_replay_lens.len())
+        .map(|k| {
+            let mut f = std::io::BufReader::new(fs::File::open(dir.join(replay_file(k)))?);
+            ReplayBuffer::read_from(&mut f)
+                .with_context(|| format!("{}: {}", dir.display(), replay_file(k)))
+        })
+        .collect::<Result<Vec<_>>>()?;
     if meta.adam_steps.len() != 3 {
         bail!("{}: bad optimiser counts", dir.display());
     }
@@ -219,5 +254,5 @@ pub fn load_state(
     opt.iteration = meta.iteration;
     opt.dropped_total = meta.dropped_total;
     opt.dropped_in_row = meta.dropped_in_row;
-    Ok((buffer, cache))
+    Ok((buffers, cache))
 }

@@ -13,6 +13,81 @@ pub enum TrainerKind {
     /// One thread, deterministic (D8).
     #[default]
     Sync,
+    /// The paper's Fig. 2 as threads: actors, buffers, learners, the optimizer's update thread
+    /// and the evaluator, with queues between them (spec §4; `[async]` section).
+    Async,
+}
+
+/// Transitions the actors may collect per applied update in the async trainer (D6).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SampleRatio {
+    /// At most this many transitions per update (51.2: the authors' single-process ratio).
+    PerUpdate(f64),
+    /// No throttle: the authors' asynchronous behaviour, set by wall-clock speeds (spec §4).
+    Unlimited,
+}
+
+impl Serialize for SampleRatio {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SampleRatio::PerUpdate(r) => s.serialize_f64(*r),
+            SampleRatio::Unlimited => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SampleRatio {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SampleRatio;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("transitions per update (a positive number) or \"unlimited\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<SampleRatio, E> {
+                Ok(SampleRatio::PerUpdate(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SampleRatio, E> {
+                Ok(SampleRatio::PerUpdate(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SampleRatio, E> {
+                Ok(SampleRatio::PerUpdate(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SampleRatio, E> {
+                match v {
+                    "unlimited" => Ok(SampleRatio::Unlimited),
+                    _ => Err(E::custom(format!(
+                        "unknown sample ratio '{v}' (allowed: a positive number of transitions per update, or \"unlimited\")"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The asynchronous trainer (spec §4, the paper's Fig. 2); read only when `trainer = "async"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsyncConfig {
+    /// Learner threads (default 2; the paper profile uses spec §3.9's counts).
+    pub learners: usize,
+    /// Actor threads (spec §4: 2).
+    pub actors: usize,
+    /// Replay buffers, each with its own thread (spec §4: 2).
+    pub buffers: usize,
+    /// Capacity of the gradient queue (spec §4: 25 path tracking, 20 pendulum).
+    pub grad_queue: usize,
+    /// Capacity of the queue of replayed batches waiting for learners (spec §4: 128).
+    pub batch_queue: usize,
+    /// Transitions per applied update (D6: 51.2), or "unlimited".
+    pub sample_ratio: SampleRatio,
+    /// D11: re-apply the last gradient up to this many times while the queue is empty; 0 = off.
+    pub grads_max_reuse: u64,
+    /// libtorch intra-op threads per learner.
+    pub learner_threads: usize,
+    /// End the run with a diagnostic when no iteration completes for this many seconds.
+    pub watchdog_s: u64,
 }
 
 /// How evaluation episodes start (decision D7).
@@ -86,7 +161,7 @@ pub struct RunConfig {
     pub seed: u64,
     /// Updates to run (100 000 in the paper).
     pub iterations: u64,
-    /// "sync" (the deterministic one-thread trainer).
+    /// "sync" (the deterministic one-thread trainer) or "async" (Fig. 2 as threads).
     pub trainer: TrainerKind,
     /// libtorch intra-op threads.
     pub threads: usize,
@@ -94,6 +169,9 @@ pub struct RunConfig {
     pub sampling: SamplingConfig,
     pub eval: EvalConfig,
     pub log: LogConfig,
+    /// The asynchronous trainer's threads and queues (spec §4).
+    #[serde(rename = "async")]
+    pub r#async: AsyncConfig,
     /// The learner and optimiser (spec §3, table §3.9).
     pub learner: AlgoConfig,
 }
@@ -127,6 +205,17 @@ impl RunConfig {
             log: LogConfig {
                 interval: 100,
                 checkpoint_interval: 3000,
+            },
+            r#async: AsyncConfig {
+                learners: 2,
+                actors: 2,
+                buffers: 2,
+                grad_queue: if task == Task::PathTracking { 25 } else { 20 },
+                batch_queue: 128,
+                sample_ratio: SampleRatio::PerUpdate(51.2),
+                grads_max_reuse: 0,
+                learner_threads: 1,
+                watchdog_s: 300,
             },
             learner: AlgoConfig::defaults(algo, task),
         }
@@ -195,6 +284,32 @@ impl RunConfig {
         need(
             self.eval.reset == EvalReset::Fresh || self.task == Task::InvertedPendulum,
             "eval.reset: \"persistent\" is only defined for inverted-pendulum (allowed here: \"fresh\")".into(),
+        );
+        let a = &self.r#async;
+        for (key, n, max) in [
+            ("learners", a.learners, 256),
+            ("actors", a.actors, 64),
+            ("buffers", a.buffers, 64),
+            ("grad_queue", a.grad_queue, 100_000),
+            ("batch_queue", a.batch_queue, 100_000),
+            ("learner_threads", a.learner_threads, 64),
+        ] {
+            need(
+                (1..=max).contains(&n),
+                format!("async.{key}: {n} not in 1..={max}"),
+            );
+        }
+        if let SampleRatio::PerUpdate(r) = a.sample_ratio {
+            need(
+                r.is_finite() && r > 0.0,
+                format!(
+                    "async.sample_ratio: {r} must be a positive number of transitions per update, or \"unlimited\""
+                ),
+            );
+        }
+        need(
+            (1..=86_400).contains(&a.watchdog_s),
+            format!("async.watchdog_s: {} not in 1..=86400", a.watchdog_s),
         );
         need(
             l.gamma > 0.0 && l.gamma <= 1.0,
@@ -552,8 +667,14 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ("task", "task: path-tracking, inverted-pendulum"),
     ("seed", "the one seed every generator derives from (D8)"),
     ("iterations", "updates to run (paper: 100 000)"),
-    ("trainer", "\"sync\": the deterministic one-thread trainer"),
-    ("threads", "libtorch intra-op threads"),
+    (
+        "trainer",
+        "\"sync\": the deterministic one-thread trainer; \"async\": the paper's Fig. 2 as threads (section [async])",
+    ),
+    (
+        "threads",
+        "libtorch intra-op threads (async trainer: of the optimizer's update thread)",
+    ),
     (
         "env.termination",
         "path tracking termination (D1): \"paper\" (coded bounds: always done) or \"corrected\"",
@@ -572,7 +693,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "sampling.updates_per_call",
-        "updates between sampling calls (D6: 10, i.e. 51.2 transitions per update)",
+        "sync trainer: updates between sampling calls (D6: 10, i.e. 51.2 transitions per update; the async trainer uses async.sample_ratio)",
     ),
     (
         "sampling.buffer_size",
@@ -598,6 +719,39 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "log.checkpoint_interval",
         "iterations between checkpoints (a multiple of learner.batch_reuse)",
+    ),
+    (
+        "async.learners",
+        "async trainer: learner threads (paper: spec §3.9's counts, 12 for MPG)",
+    ),
+    ("async.actors", "async trainer: actor threads (spec §4: 2)"),
+    (
+        "async.buffers",
+        "async trainer: replay buffers, each sampling.buffer_size, learning starts when each holds sampling.replay_start (spec §4: 2)",
+    ),
+    (
+        "async.grad_queue",
+        "async trainer: capacity of the gradient queue (spec §4: 25 path tracking, 20 pendulum)",
+    ),
+    (
+        "async.batch_queue",
+        "async trainer: replayed batches waiting for learners (spec §4: 128)",
+    ),
+    (
+        "async.sample_ratio",
+        "async trainer: transitions the actors may collect per applied update (D6: 51.2), or \"unlimited\" (the authors' uncontrolled ratio)",
+    ),
+    (
+        "async.grads_max_reuse",
+        "async trainer: re-apply the last gradient up to this many times while the queue is empty (D11), 0 for off",
+    ),
+    (
+        "async.learner_threads",
+        "async trainer: libtorch intra-op threads per learner",
+    ),
+    (
+        "async.watchdog_s",
+        "async trainer: end the run with a diagnostic when no iteration completes for this many seconds",
     ),
     ("learner.gamma", "discount γ (spec §3.1: 0.98)"),
     ("learner.batch_size", "minibatch size (spec §3.9: 256)"),
@@ -690,6 +844,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "learner.mask_terminal",
         "terminal masking of value targets (D17)",
+    ),
+    (
+        "learner.path",
+        "gradient computation: \"fast\" (plain-Rust kernels where they exist and are faster) or \"reference\" (libtorch autograd everywhere)",
     ),
 ];
 

@@ -1,12 +1,16 @@
 //! The boxes of the paper's Fig. 2 around the learner — [`actor`], [`buffer`], the optimizer
 //! (in `mpg_algos::optimizer`, wrapped here by the trainers), [`evaluator`] — the synchronous
-//! trainer [`sync`], run folders ([`run_dir`]), checkpoints and run configs.
+//! trainer [`sync`], the asynchronous one [`async_trainer`], run folders ([`run_dir`]), their
+//! CSVs ([`log`]), checkpoints, [`resume`] and run configs.
 
 pub mod actor;
+pub mod async_trainer;
 pub mod buffer;
 pub mod checkpoint;
 pub mod config;
 pub mod evaluator;
+pub mod log;
+pub mod resume;
 pub mod run_dir;
 pub mod sync;
 pub mod trained;

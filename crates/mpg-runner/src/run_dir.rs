@@ -49,6 +49,9 @@ impl RunDir {
     pub fn train_csv(&self) -> PathBuf {
         self.root.join("train.csv")
     }
+    pub fn gradients_csv(&self) -> PathBuf {
+        self.root.join("gradients.csv")
+    }
     pub fn checkpoint(&self) -> PathBuf {
         self.root.join("checkpoint")
     }

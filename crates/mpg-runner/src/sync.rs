@@ -6,20 +6,21 @@ use crate::actor::Actor;
 use crate::buffer::ReplayBuffer;
 use crate::checkpoint::{self, Meta};
 use crate::config::{EvalReset, RunConfig};
-use crate::evaluator::{Evaluation, Evaluator, metric_names};
-use crate::run_dir::{RunDir, RunLock, Status, append_csv, file_len, truncate, write_atomic};
-use anyhow::{Context, Result, bail};
+use crate::evaluator::{Evaluation, Evaluator};
+use crate::log::{GradientLog, Interval, append_eval, thread_cpu_ms};
+use crate::resume;
+use crate::run_dir::{RunDir, RunLock, Status, file_len};
+use anyhow::Result;
 use mpg_algos::{Learner, Nets, Optimizer};
 use mpg_envs::pendulum::Pendulum;
 use mpg_envs::{Rng, Sim, Task, VecSim, make_sim};
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Derived seeds of the run's generators (D8): one run seed, a fixed stream per component.
-fn sub_seed(seed: u64, component: u64) -> u64 {
+pub(crate) fn sub_seed(seed: u64, component: u64) -> u64 {
     // SplitMix64 of (seed, component): well-separated streams for every component.
     let mut z = seed ^ component.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -49,86 +50,7 @@ pub trait Progress {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// Sums over the open `train.csv` interval.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Interval {
-    n: u64,
-    q_loss: f64,
-    q1_norm: f64,
-    q2_norm: f64,
-    policy_n: u64,
-    policy_loss: f64,
-    policy_norm: f64,
-    w_data: f64,
-    w_model: f64,
-    pg_ms: f64,
-    q_grad_ms: f64,
-    apply_ms: f64,
-    staleness: f64,
-    dropped: u64,
-    policy_applied: u64,
-}
-
-/// `train.csv`'s columns (documented in docs/run-folder.md).
-pub const TRAIN_HEADER: [&str; 16] = [
-    "iteration",
-    "wall_s",
-    "env_steps",
-    "q_loss",
-    "q1_grad_norm",
-    "q2_grad_norm",
-    "policy_loss",
-    "policy_grad_norm",
-    "w_data",
-    "w_model",
-    "policy_updates",
-    "dropped_nonfinite",
-    "staleness",
-    "pg_ms",
-    "q_grad_ms",
-    "apply_ms",
-];
-
-/// Columns of `eval.csv` and `train.csv` that hold timings (excluded from determinism checks).
-pub const TIMING_COLUMNS: [&str; 4] = ["wall_s", "pg_ms", "q_grad_ms", "apply_ms"];
-
-/// A run's CSV (header first) without its timing columns: what two runs of one seed and config
-/// share exactly, and a resumed run with an uninterrupted one (D8).
-pub fn csv_without_timing(path: &std::path::Path) -> Result<Vec<Vec<String>>> {
-    let mut rd =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let h: Vec<String> = rd.headers()?.iter().map(String::from).collect();
-    let keep: Vec<usize> = (0..h.len())
-        .filter(|&i| !TIMING_COLUMNS.contains(&h[i].as_str()))
-        .collect();
-    let mut rows = vec![keep.iter().map(|&i| h[i].clone()).collect::<Vec<_>>()];
-    for r in rd.records() {
-        let r = r?;
-        rows.push(keep.iter().map(|&i| r[i].to_string()).collect());
-    }
-    Ok(rows)
-}
-
-fn eval_header(task: Task, episodes: usize) -> Vec<String> {
-    let mut h: Vec<String> = ["iteration", "wall_s", "env_steps", "mean_return"]
-        .map(String::from)
-        .to_vec();
-    h.extend((0..episodes).map(|k| format!("return_{k}")));
-    h.extend(metric_names(task).iter().map(|s| s.to_string()));
-    h
-}
-
-fn num(x: f64) -> String {
-    format!("{x}")
-}
-
-fn mean(sum: f64, n: u64) -> String {
-    if n == 0 {
-        String::new()
-    } else {
-        num(sum / n as f64)
-    }
-}
+pub use crate::log::{TIMING_COLUMNS, TRAIN_HEADER, csv_without_timing};
 
 /// Everything the loop owns.
 struct State {
@@ -142,8 +64,44 @@ struct State {
     iteration: u64,
     evaluated_through: Option<u64>,
     interval: Interval,
+    gradients: GradientLog,
     elapsed_before: f64,
     started: Instant,
+}
+
+/// A training simulator of `agents` agents (the actors' and the learners' tasks, D1, D20).
+pub(crate) fn train_sim(cfg: &RunConfig, agents: usize, seed: u64) -> Box<dyn Sim> {
+    match cfg.task {
+        Task::InvertedPendulum => Box::new(VecSim::new(
+            Pendulum {
+                max_episode_steps: cfg.env.max_episode_steps,
+            },
+            agents,
+            seed,
+        )),
+        Task::PathTracking => make_sim(cfg.task, agents, seed, cfg.env.termination),
+    }
+}
+
+/// The evaluator of a run: its own simulator, seeded from `seed` (spec §5, D7). Evaluation
+/// episodes run the full fixed length: no episode limit in its simulator.
+pub(crate) fn make_evaluator(cfg: &RunConfig, seed: u64) -> Evaluator {
+    let agents = if cfg.eval.reset == EvalReset::Fresh {
+        cfg.eval.episodes
+    } else {
+        1
+    };
+    let sim: Box<dyn Sim> = match cfg.task {
+        Task::InvertedPendulum => Box::new(VecSim::new(
+            Pendulum {
+                max_episode_steps: 0,
+            },
+            agents,
+            seed,
+        )),
+        Task::PathTracking => make_sim(cfg.task, agents, seed, cfg.env.termination),
+    };
+    Evaluator::new(sim, cfg.eval.reset, cfg.eval.episodes)
 }
 
 /// Build every component of a fresh run from its config (D8: all from the one seed).
@@ -159,26 +117,16 @@ fn build(cfg: &RunConfig, dir: &RunDir) -> State {
         &mut init_rng,
     );
     let opt = Optimizer::new(nets, &cfg.learner);
-    let learner = Learner::new(
+    let mut learner = Learner::new(
         cfg.algo,
         cfg.task,
         cfg.learner.clone(),
         sub_seed(cfg.seed, 2),
     );
-    let sim = |agents: usize, s: u64| -> Box<dyn Sim> {
-        match cfg.task {
-            Task::InvertedPendulum => Box::new(VecSim::new(
-                Pendulum {
-                    max_episode_steps: cfg.env.max_episode_steps,
-                },
-                agents,
-                s,
-            )),
-            Task::PathTracking => make_sim(cfg.task, agents, s, cfg.env.termination),
-        }
-    };
+    // The n-step targets' own simulator ends episodes by the run's rule (D1, read under D17).
+    learner.set_termination(cfg.env.termination);
     let actor = Actor::new(
-        sim(cfg.sampling.actor_agents, sub_seed(cfg.seed, 3)),
+        train_sim(cfg, cfg.sampling.actor_agents, sub_seed(cfg.seed, 3)),
         Rng::seed_from_u64(sub_seed(cfg.seed, 4)),
         cfg.algo,
         cfg.learner.explore_sigma,
@@ -190,27 +138,6 @@ fn build(cfg: &RunConfig, dir: &RunDir) -> State {
         spec.act_dim,
         Rng::seed_from_u64(sub_seed(cfg.seed, 5)),
     );
-    let eval_agents = if cfg.eval.reset == EvalReset::Fresh {
-        cfg.eval.episodes
-    } else {
-        1
-    };
-    // Evaluation episodes run the full fixed length (spec §5): no episode limit in its sim.
-    let eval_sim: Box<dyn Sim> = match cfg.task {
-        Task::InvertedPendulum => Box::new(VecSim::new(
-            Pendulum {
-                max_episode_steps: 0,
-            },
-            eval_agents,
-            sub_seed(cfg.seed, 6),
-        )),
-        Task::PathTracking => make_sim(
-            cfg.task,
-            eval_agents,
-            sub_seed(cfg.seed, 6),
-            cfg.env.termination,
-        ),
-    };
     State {
         cfg: cfg.clone(),
         dir: dir.clone(),
@@ -218,10 +145,11 @@ fn build(cfg: &RunConfig, dir: &RunDir) -> State {
         learner,
         actor,
         buffer,
-        evaluator: Evaluator::new(eval_sim, cfg.eval.reset, cfg.eval.episodes),
+        evaluator: make_evaluator(cfg, sub_seed(cfg.seed, 6)),
         iteration: 0,
         evaluated_through: None,
         interval: Interval::default(),
+        gradients: GradientLog::default(),
         elapsed_before: 0.0,
         started: Instant::now(),
     }
@@ -234,18 +162,13 @@ impl State {
 
     fn evaluate(&mut self, progress: &mut dyn Progress) -> Result<Evaluation> {
         let ev = self.evaluator.evaluate(&self.opt.nets);
-        let mut row = vec![
-            self.iteration.to_string(),
-            num(self.wall_s()),
-            self.buffer.added.to_string(),
-            num(ev.mean_return),
-        ];
-        row.extend(ev.returns.iter().map(|r| num(*r)));
-        row.extend(ev.metrics.iter().map(|(_, v)| num(*v)));
-        append_csv(
+        append_eval(
             &self.dir.eval_csv(),
-            &eval_header(self.cfg.task, ev.returns.len()),
-            &[row],
+            self.cfg.task,
+            self.iteration,
+            self.wall_s(),
+            self.buffer.added,
+            &ev,
         )?;
         self.evaluated_through = Some(self.iteration);
         progress.evaluation(self.iteration, &ev);
@@ -253,43 +176,24 @@ impl State {
     }
 
     fn write_train_row(&mut self) -> Result<()> {
-        let i = std::mem::take(&mut self.interval);
-        let row = vec![
-            self.iteration.to_string(),
-            num(self.wall_s()),
-            self.buffer.added.to_string(),
-            mean(i.q_loss, i.n),
-            mean(i.q1_norm, i.n),
-            if self.opt.nets.q2.is_some() {
-                mean(i.q2_norm, i.n)
-            } else {
-                String::new()
-            },
-            mean(i.policy_loss, i.policy_n),
-            mean(i.policy_norm, i.policy_n),
-            mean(i.w_data, i.policy_n),
-            mean(i.w_model, i.policy_n),
-            i.policy_applied.to_string(),
-            i.dropped.to_string(),
-            mean(i.staleness, i.n),
-            mean(i.pg_ms, i.policy_n),
-            mean(i.q_grad_ms, i.n),
-            mean(i.apply_ms, i.n),
-        ];
-        let header: Vec<String> = TRAIN_HEADER.iter().map(|s| s.to_string()).collect();
-        append_csv(&self.dir.train_csv(), &header, &[row])
+        let wall_s = self.wall_s();
+        self.gradients.flush(&self.dir.gradients_csv())?;
+        self.interval.flush(
+            &self.dir.train_csv(),
+            self.iteration,
+            wall_s,
+            self.buffer.added,
+            self.opt.nets.q2.is_some(),
+        )
     }
 
     fn checkpoint(&mut self) -> Result<()> {
+        self.gradients.flush(&self.dir.gradients_csv())?;
         let mut meta = Meta {
             format: 1,
             iteration: self.iteration,
             evaluated_through: self.evaluated_through,
-            adam_steps: vec![
-                self.opt.q1.step,
-                self.opt.q2.as_ref().map_or(0, |a| a.step),
-                self.opt.policy.step,
-            ],
+            adam_steps: checkpoint::adam_steps(&self.opt),
             dropped_total: self.opt.dropped_total,
             dropped_in_row: self.opt.dropped_in_row,
             learner_calls: self.learner.calls(),
@@ -299,17 +203,19 @@ impl State {
             eval_sim: self.evaluator.sim.save(),
             eval_csv_len: file_len(&self.dir.eval_csv()),
             train_csv_len: file_len(&self.dir.train_csv()),
+            gradients_csv_len: Some(file_len(&self.dir.gradients_csv())),
             elapsed_s: self.wall_s(),
             interval: serde_json::to_string(&self.interval)?,
             config: self.cfg.to_toml(),
             tensors_len: 0,
             replay_len: 0,
+            more_replay_lens: Vec::new(),
         };
         checkpoint::save(
             &self.dir.checkpoint(),
             &mut meta,
             &self.opt,
-            &self.buffer,
+            &[&self.buffer],
             self.learner.cached(),
         )
     }
@@ -327,31 +233,20 @@ impl State {
         let batch = self.buffer.sample(cfg.learner.batch_size);
         let it = self.iteration;
         let need_policy = self.opt.policy_due(it);
+        let cpu0 = thread_cpu_ms();
         let grads = self
             .learner
             .compute(&self.opt.nets, &batch, it, need_policy);
+        let cpu1 = thread_cpu_ms();
         let t0 = Instant::now();
         let applied = self.opt.apply(&grads).map_err(anyhow::Error::new)?;
         let apply_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let s = &grads.stats;
-        let iv = &mut self.interval;
-        iv.n += 1;
-        iv.q_loss += s.q_loss;
-        iv.q1_norm += s.q1_norm;
-        iv.q2_norm += s.q2_norm.unwrap_or(0.0);
-        iv.q_grad_ms += s.q_grad_ms;
-        iv.apply_ms += apply_ms;
-        iv.staleness += applied.staleness as f64;
-        iv.dropped += applied.dropped as u64;
-        iv.policy_applied += applied.policy_applied as u64;
-        if let Some(l) = s.policy_loss {
-            iv.policy_n += 1;
-            iv.policy_loss += l;
-            iv.policy_norm += s.policy_norm.unwrap_or(0.0);
-            iv.w_data += s.w_data.unwrap_or(0.0);
-            iv.w_model += s.w_model.unwrap_or(0.0);
-            iv.pg_ms += s.pg_ms.unwrap_or(0.0);
-        }
+        let cpu2 = thread_cpu_ms();
+        self.interval.add(Some(&grads.stats), &applied, apply_ms);
+        let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+        self.interval.add_cpu(diff(cpu0, cpu1), diff(cpu1, cpu2));
+        self.gradients
+            .push(0, grads.stats.version, Some(&grads.stats), &applied);
         self.iteration += 1;
         if self.iteration % self.cfg.log.interval == 0 {
             self.write_train_row()?;
@@ -377,19 +272,15 @@ pub fn run(
     if resume {
         restore(&mut st, allow_config_change)?;
     } else {
-        if dir.config().exists()
-            || dir.eval_csv().exists()
-            || checkpoint::locate(&dir.checkpoint()).is_some()
-        {
-            bail!(
-                "{} already holds a run; continue it with --resume, or choose another --out",
-                dir.root.display()
-            );
-        }
-        write_atomic(&dir.config(), cfg.to_toml().as_bytes())?;
+        resume::start_fresh(dir, cfg)?;
     }
     dir.write_status(&Status::Running)?;
     let result = train_loop(&mut st, &stop, progress, &mut lock);
+    record_outcome(dir, result)
+}
+
+/// Write the run's final `status` (both trainers).
+pub(crate) fn record_outcome(dir: &RunDir, result: Result<Outcome>) -> Result<Outcome> {
     match &result {
         Ok(Outcome::Finished { .. }) => dir.write_status(&Status::Finished)?,
         Ok(Outcome::Interrupted { iteration }) => dir.write_status(&Status::Interrupted(
@@ -449,49 +340,11 @@ fn train_loop(
 /// Load the newest checkpoint into a freshly built state, after checking it fits the config.
 fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
     let dir = &st.dir;
-    let Some(ck) = checkpoint::locate(&dir.checkpoint()) else {
+    let Some((ck, meta)) = resume::open(dir, &st.cfg, allow_config_change)? else {
         // Stopped before its first checkpoint: nothing to continue, so start over.
-        let saved = std::fs::read_to_string(dir.config()).unwrap_or_default();
-        if toml::from_str::<RunConfig>(&saved).ok().as_ref() != Some(&st.cfg)
-            && !allow_config_change
-        {
-            bail!(
-                "{}: the config differs from the run's; resume with the run's own config, or pass --allow-config-change",
-                dir.root.display()
-            );
-        }
-        truncate(&dir.eval_csv(), 0)?;
-        truncate(&dir.train_csv(), 0)?;
         return Ok(());
     };
-    let meta = checkpoint::load_meta(&ck)?;
-    let saved: RunConfig = toml::from_str(&meta.config).context("the checkpoint's config")?;
-    if saved != st.cfg {
-        let changed = diff_keys(&saved, &st.cfg);
-        if !allow_config_change {
-            bail!(
-                "{}: the config differs from the run's ({}); resume with the run's own config, or pass --allow-config-change",
-                dir.root.display(),
-                changed.join(", ")
-            );
-        }
-        if saved.algo != st.cfg.algo || saved.task != st.cfg.task {
-            bail!(
-                "{}: a run cannot change its algorithm or task",
-                dir.root.display()
-            );
-        }
-        append_note(
-            dir,
-            &format!(
-                "config changed on resume at iteration {}: {}",
-                meta.iteration,
-                changed.join(", ")
-            ),
-        )?;
-        write_atomic(&dir.config(), st.cfg.to_toml().as_bytes())?;
-    }
-    let (buffer, cache) = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
+    let (mut buffers, cache) = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
     st.actor.load(&meta.actor_sim).map_err(anyhow::Error::msg)?;
     st.actor.rng = meta.actor_rng.clone();
     st.evaluator
@@ -500,63 +353,10 @@ fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     st.learner.set_rng(meta.learner_rng.clone());
     st.learner.restore(meta.learner_calls, cache);
-    st.buffer = buffer;
+    st.buffer = buffers.swap_remove(0);
     st.iteration = meta.iteration;
     st.evaluated_through = meta.evaluated_through;
     st.interval = serde_json::from_str(&meta.interval)?;
     st.elapsed_before = meta.elapsed_s;
-    truncate(&dir.eval_csv(), meta.eval_csv_len)?;
-    truncate(&dir.train_csv(), meta.train_csv_len)?;
-    Ok(())
-}
-
-fn diff_keys(a: &RunConfig, b: &RunConfig) -> Vec<String> {
-    let ta = toml::Table::try_from(a).unwrap_or_default();
-    let tb = toml::Table::try_from(b).unwrap_or_default();
-    let mut out = Vec::new();
-    fn walk(p: &str, a: &toml::Table, b: &toml::Table, out: &mut Vec<String>) {
-        for (k, va) in a {
-            let path = if p.is_empty() {
-                k.clone()
-            } else {
-                format!("{p}.{k}")
-            };
-            match (va, b.get(k)) {
-                (toml::Value::Table(x), Some(toml::Value::Table(y))) => walk(&path, x, y, out),
-                (x, Some(y)) if x == y => {}
-                (x, y) => out.push(format!(
-                    "{path}: {x} → {}",
-                    y.map_or("(none)".into(), |v| v.to_string())
-                )),
-            }
-        }
-        for k in b.keys().filter(|k| !a.contains_key(*k)) {
-            out.push(format!(
-                "{}{k}: added",
-                if p.is_empty() {
-                    String::new()
-                } else {
-                    format!("{p}.")
-                }
-            ));
-        }
-    }
-    walk("", &ta, &tb, &mut out);
-    out
-}
-
-/// Append a line to the run's `provenance.toml` notes.
-fn append_note(dir: &RunDir, note: &str) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.provenance())?;
-    writeln!(
-        f,
-        "\n[[note]]\ntext = {:?}\nat = {}",
-        note,
-        crate::run_dir::now_s()
-    )?;
-    Ok(())
+    resume::truncate_csvs(dir, &meta)
 }

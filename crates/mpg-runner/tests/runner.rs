@@ -1,4 +1,7 @@
-//! Runner tests: the replay buffer by hand, configs, determinism and exact resume.
+//! Runner tests: the replay buffer by hand, configs, determinism and exact resume, the
+//! asynchronous trainer.
+#[path = "runner/async_trainer.rs"]
+mod async_trainer;
 #[path = "runner/buffer.rs"]
 mod buffer;
 #[path = "runner/config.rs"]

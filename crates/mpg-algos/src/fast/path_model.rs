@@ -1,6 +1,7 @@
 //! The path-tracking prior model step of spec §1.9 (as `mpg_models::PathTrackingModel`), per
 //! sample in f64, and its hand-derived vector-Jacobian product.
 
+use super::FastModel;
 use mpg_envs::path_tracking::{A, ACC_MAX, B, C_F, C_R, I_Z, MASS, STEER_MAX, V_REF};
 use mpg_models::path_tracking::{MODEL_TAU as TAU, VX_MAX, VX_MIN};
 use std::f64::consts::PI;
@@ -114,4 +115,39 @@ pub fn step_vjp(
         [gvx, gvy, gr, gdy, gdphi, gx],
         [gsteer * STEER_MAX, gacc * ACC_MAX],
     )
+}
+
+/// The path-tracking prior model as a [`FastModel`] (the Δy noise is additive and enters no
+/// derivative).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PathModel;
+
+impl FastModel for PathModel {
+    const OBS: usize = OBS_DIM;
+    const ACT: usize = ACT_DIM;
+
+    fn step(s: &[f64], a: &[f64], noise: f64, next: &mut [f64]) -> f64 {
+        let (s1, r) = step(s.try_into().unwrap(), a.try_into().unwrap(), noise);
+        next.copy_from_slice(&s1);
+        r
+    }
+
+    fn step_vjp(
+        s: &[f64],
+        a: &[f64],
+        _noise: f64,
+        g: &[f64],
+        g_rew: f64,
+        gs: &mut [f64],
+        ga: &mut [f64],
+    ) {
+        let (s_grad, a_grad) = step_vjp(
+            s.try_into().unwrap(),
+            a.try_into().unwrap(),
+            g.try_into().unwrap(),
+            g_rew,
+        );
+        gs.copy_from_slice(&s_grad);
+        ga.copy_from_slice(&a_grad);
+    }
 }

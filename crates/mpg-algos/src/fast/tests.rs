@@ -1,7 +1,9 @@
 //! The fast path equals the autograd reference (issue "fast gradient path").
 
 use super::mlp::FastMlp;
-use super::{mpg_policy_grad, path_model};
+use super::path_model::PathModel;
+use super::pendulum_model::PendulumModel;
+use super::{Critic, FastModel, Objective, Workspace, policy_grad, policy_grad_threads};
 use crate::learner::grad_of;
 use crate::mpg::{Returns, mixed_policy_loss};
 use mpg_envs::{Rng, Task, Termination, make_sim};
@@ -116,7 +118,6 @@ fn mlp_forward_and_gradients_equal_autograd() {
 #[test]
 fn path_model_step_and_vjp_equal_autograd() {
     let mut rng = Rng::seed_from_u64(12);
-    let model = make_model(Task::PathTracking);
     // Realistic states from the simulator's resets, and wide random ones that reach the v_x
     // clip at both bounds and the Δφ wrap.
     let n_sim = 256;
@@ -139,37 +140,60 @@ fn path_model_step_and_vjp_equal_autograd() {
     let g = uniform(&mut rng, n * 6, -1.0, 1.0);
     let g_rew = uniform(&mut rng, n, -1.0, 1.0);
 
-    let t = |v: &[f64], shape: &[i64]| Tensor::from_slice(v).reshape(shape);
-    let ot = t(&obs, &[n as i64, 6]).set_requires_grad(true);
-    let at = t(&act, &[n as i64, 2]).set_requires_grad(true);
-    let (next, rew) = model.step(&ot, &at, &t(&noise, &[n as i64]));
-    let loss = (&next * t(&g, &[n as i64, 6])).sum(Kind::Double)
-        + (&rew * t(&g_rew, &[n as i64])).sum(Kind::Double);
-    let want = grad_of(&loss, &[ot.shallow_clone(), at.shallow_clone()]);
-
-    let (mut fnext, mut frew, mut fgs, mut fga) = (vec![], vec![], vec![], vec![]);
+    let fnext = check_model::<PathModel>(Task::PathTracking, &obs, &act, &noise, &g, &g_rew, 1e-5);
     let (mut clipped, mut wrapped) = (0, 0);
     for i in 0..n {
-        let s: [f64; 6] = obs[i * 6..][..6].try_into().unwrap();
-        let a: [f64; 2] = act[i * 2..][..2].try_into().unwrap();
-        let gi: [f64; 6] = g[i * 6..][..6].try_into().unwrap();
-        let (s1, r) = path_model::step(&s, &a, noise[i]);
-        if s1[0] + 20.0 <= 1.0 || s1[0] + 20.0 >= 35.0 {
+        let vx1 = fnext[i * 6] + 20.0;
+        if vx1 <= 1.0 || vx1 >= 35.0 {
             clipped += 1;
         }
-        if (s[4] + 0.1 * s[2]).abs() > std::f64::consts::PI {
+        if (obs[i * 6 + 4] + 0.1 * obs[i * 6 + 2]).abs() > std::f64::consts::PI {
             wrapped += 1;
         }
-        fnext.extend(s1);
-        frew.push(r);
-        let (gs, ga) = path_model::step_vjp(&s, &a, &gi, g_rew[i]);
-        fgs.extend(gs);
-        fga.extend(ga);
     }
     assert!(
         clipped > 10 && wrapped > 10,
         "clip {clipped}, wrap {wrapped}"
     );
+}
+
+/// Model `M` (the tch model of `task` as the oracle): next state, reward, and the
+/// vector-Jacobian product with (`g`, `g_rew`) against autograd in f64, each within `tol`
+/// (relative). Returns the fast next states.
+fn check_model<M: FastModel>(
+    task: Task,
+    obs: &[f64],
+    act: &[f64],
+    noise: &[f64],
+    g: &[f64],
+    g_rew: &[f64],
+    tol: f64,
+) -> Vec<f64> {
+    let (od, ad, n) = (M::OBS, M::ACT, noise.len());
+    let model = make_model(task);
+    let t = |v: &[f64], shape: &[i64]| Tensor::from_slice(v).reshape(shape);
+    let ot = t(obs, &[n as i64, od as i64]).set_requires_grad(true);
+    let at = t(act, &[n as i64, ad as i64]).set_requires_grad(true);
+    let (next, rew) = model.step(&ot, &at, &t(noise, &[n as i64]));
+    let loss = (&next * t(g, &[n as i64, od as i64])).sum(Kind::Double)
+        + (&rew * t(g_rew, &[n as i64])).sum(Kind::Double);
+    let want = grad_of(&loss, &[ot.shallow_clone(), at.shallow_clone()]);
+
+    let (mut fnext, mut frew) = (vec![0.0; n * od], vec![0.0; n]);
+    let (mut fgs, mut fga) = (vec![0.0; n * od], vec![0.0; n * ad]);
+    for i in 0..n {
+        let (s, a) = (&obs[i * od..][..od], &act[i * ad..][..ad]);
+        frew[i] = M::step(s, a, noise[i], &mut fnext[i * od..][..od]);
+        M::step_vjp(
+            s,
+            a,
+            noise[i],
+            &g[i * od..][..od],
+            g_rew[i],
+            &mut fgs[i * od..][..od],
+            &mut fga[i * ad..][..ad],
+        );
+    }
     for (name, fast, reference) in [
         ("next", &fnext, &next),
         ("reward", &frew, &rew),
@@ -177,9 +201,10 @@ fn path_model_step_and_vjp_equal_autograd() {
         ("d action", &fga, &want[1]),
     ] {
         let e = rel_err(fast, reference);
-        eprintln!("{name}: {e:.2e}");
-        assert!(e <= 1e-5, "{name}: {e:e}");
+        eprintln!("{task} {name}: {e:.2e}");
+        assert!(e <= tol, "{task} {name}: {e:e}");
     }
+    fnext
 }
 
 #[test]
@@ -220,10 +245,9 @@ fn mpg_policy_grad_equals_mixed_policy_loss_autograd() {
     let fast_policy = FastMlp::from_mlp(&policy.net);
     let fast_q1 = FastMlp::from_mlp(&q1);
     for (horizon, w_data, w_model) in [
-        (25, 1.0, 0.0),
-        (25, 0.0, 1.0),
-        (25, 0.3, 0.7),
-        (25, 0.9, 0.1),
+        (12, 0.3, 0.7),
+        (5, 1.0, 0.0),
+        (5, 0.0, 1.0),
         (3, 0.5, 0.5),
         (0, 0.2, 0.8),
     ] {
@@ -236,30 +260,79 @@ fn mpg_policy_grad_equals_mixed_policy_loss_autograd() {
             .iter()
             .map(|t| Vec::<f32>::try_from(t).unwrap())
             .collect();
-        let got = mpg_policy_grad(
-            &fast_policy,
-            &fast_q1,
-            &obs,
-            &noise_values,
+        let critic = Critic {
+            q1: &fast_q1,
+            q2: None,
+        };
+        let obj = Objective {
             gamma,
             w_data,
             w_model,
-        );
+            full_bptt: false,
+            obs_scale: spec.obs_scale,
+            reward_scale: spec.reward_scale as f64,
+            reward_shift: spec.reward_shift as f64,
+            act_range: 1.0,
+        };
+        let mut ws = Workspace::default();
+        let got =
+            policy_grad::<PathModel>(&mut ws, &fast_policy, critic, &obs, &noise_values, &obj);
         let want_loss = f64::try_from(&loss).unwrap();
         assert!(
             (got.loss - want_loss).abs() <= 1e-5 * want_loss.abs(),
             "H {horizon} ({w_data}, {w_model}): loss {} vs {want_loss}",
             got.loss
         );
-        for (i, (g, w)) in got.grads.iter().zip(&want).enumerate() {
+        // The batch split over 3 threads (shares of 21, 21, 22 samples) gives the same.
+        let split = policy_grad_threads::<PathModel>(
+            &mut ws,
+            3,
+            &fast_policy,
+            critic,
+            &obs,
+            &noise_values,
+            &obj,
+        );
+        assert!((split.loss - want_loss).abs() <= 1e-5 * want_loss.abs());
+        assert_eq!(got.grads.len(), want.len());
+        for (i, ((g, s), w)) in got.grads.iter().zip(&split.grads).zip(&want).enumerate() {
             let e = rel_err(&to_f64(g), w);
-            eprintln!("H {horizon} ({w_data}, {w_model}) parameter {i}: {e:.2e}");
+            let es = rel_err(&to_f64(s), w);
+            eprintln!("H {horizon} ({w_data}, {w_model}) parameter {i}: {e:.2e}, split {es:.2e}");
             assert!(
-                e <= 1e-4,
-                "H {horizon} ({w_data}, {w_model}) parameter {i}: {e:e}"
+                e <= 1e-4 && es <= 1e-4,
+                "H {horizon} ({w_data}, {w_model}) parameter {i}: {e:e}, split {es:e}"
             );
         }
     }
+}
+
+#[test]
+fn pendulum_model_step_and_vjp_equal_autograd() {
+    let mut rng = Rng::seed_from_u64(14);
+    // Wide states: θ over a full turn (cos θ of both signs), fast rods, forces beyond ±3.
+    let n = 1024;
+    let mut obs = Vec::new();
+    for _ in 0..n {
+        obs.push(uniform(&mut rng, 1, -1.0, 1.0)[0]);
+        obs.push(uniform(&mut rng, 1, -3.2, 3.2)[0]);
+        obs.push(uniform(&mut rng, 1, -5.0, 5.0)[0]);
+        obs.push(uniform(&mut rng, 1, -10.0, 10.0)[0]);
+    }
+    let act = uniform(&mut rng, n, -4.0, 4.0);
+    let noise = uniform(&mut rng, n, -1.0, 1.2);
+    let g = uniform(&mut rng, n * 4, -1.0, 1.0);
+    let g_rew = uniform(&mut rng, n, -1.0, 1.0);
+
+    check_model::<PendulumModel>(
+        Task::InvertedPendulum,
+        &obs,
+        &act,
+        &noise,
+        &g,
+        &g_rew,
+        1e-12,
+    );
 }
 
 #[test]

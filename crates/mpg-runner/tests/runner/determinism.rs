@@ -52,7 +52,7 @@ fn same_seed_same_csvs_for_every_algorithm() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         go(&cfg, a.path(), false, None);
         go(&cfg, b.path(), false, None);
-        for f in ["eval.csv", "train.csv"] {
+        for f in ["eval.csv", "train.csv", "gradients.csv"] {
             let (x, y) = (
                 without_timing(&a.path().join(f)),
                 without_timing(&b.path().join(f)),
@@ -91,7 +91,7 @@ fn an_interrupted_run_resumes_to_the_same_csvs() {
         assert!(status.starts_with("interrupted"), "{status}");
         let out = go(&cfg, parts.path(), true, None);
         assert!(matches!(out, Outcome::Finished { .. }));
-        for f in ["eval.csv", "train.csv"] {
+        for f in ["eval.csv", "train.csv", "gradients.csv"] {
             assert_eq!(
                 without_timing(&whole.path().join(f)),
                 without_timing(&parts.path().join(f)),

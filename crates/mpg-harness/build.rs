@@ -1,0 +1,5 @@
+include!("../../build-rpath.rs");
+
+fn main() {
+    rpath();
+}

@@ -1,0 +1,565 @@
+//! `mpg report` over synthetic run folders with known numbers: Table I against values computed
+//! by hand (in the comments), the figures' files and sizes, every malformed-folder case named
+//! with its reason, and `--require-complete`.
+
+use mpg_algos::Algo;
+use mpg_envs::Task;
+use mpg_harness::report::figures::pg_times;
+use mpg_harness::report::load::read_run;
+use mpg_harness::report::table1::Goals;
+use mpg_harness::report::{InputProblem, Options, build};
+use mpg_runner::config::RunConfig;
+use std::path::{Path, PathBuf};
+
+const ITERS: [u64; 3] = [0, 3000, 6000];
+
+const PROVENANCE: &str = r#"[[session]]
+started_at = 0
+resumed = false
+git_commit = "abc1234"
+mpg_version = "0.1.0"
+tch_version = "0.26.0"
+libtorch_version = "2.9.0"
+cpu_model = "Test CPU 3000"
+cores = 2
+intra_op_threads = 1
+host = "test-host"
+"#;
+
+const TRAIN_HEADER: &str = "iteration,wall_s,env_steps,q_loss,q1_grad_norm,q2_grad_norm,policy_loss,policy_grad_norm,w_data,w_model,policy_updates,dropped_nonfinite,staleness,pg_ms,q_grad_ms,apply_ms";
+
+/// A run's config.toml: the defaults with 6 000 iterations, evaluations every 3 000, a
+/// train.csv row every 1 000; `learners` > 1 makes it an asynchronous run.
+fn config(task: Task, algo: Algo, seed: u64, learners: usize) -> String {
+    let mut cfg = RunConfig::defaults(algo, task);
+    cfg.seed = seed;
+    cfg.iterations = 6000;
+    cfg.eval.interval = 3000;
+    cfg.log.interval = 1000;
+    let mut t: toml::Table = toml::from_str(&cfg.to_toml()).unwrap();
+    if learners > 1 {
+        t.insert("trainer".into(), "async".into());
+        let a = t.get_mut("async").unwrap().as_table_mut().unwrap();
+        a.insert("learners".into(), (learners as i64).into());
+    }
+    toml::to_string(&t).unwrap()
+}
+
+fn metric_columns(task: Task) -> &'static str {
+    match task {
+        Task::PathTracking => "rms_dv,rms_dy,rms_dphi,rms_steer,rms_acc,mean_reward_20_199",
+        Task::InvertedPendulum => "rms_p,rms_theta,rms_pdot,rms_thetadot",
+    }
+}
+
+/// eval.csv with the given mean returns and wall-clock seconds at iterations 0, 3000, 6000.
+fn eval_csv(task: Task, returns: &[f64], walls: &[f64]) -> String {
+    let mut s = format!(
+        "iteration,wall_s,env_steps,mean_return,return_0,return_1,return_2,return_3,return_4,{}\n",
+        metric_columns(task)
+    );
+    let n_metrics = metric_columns(task).split(',').count();
+    for (k, (r, w)) in returns.iter().zip(walls).enumerate() {
+        let metrics: Vec<String> = (0..n_metrics)
+            .map(|m| format!("{}", (m + 1) as f64 / (k + 1) as f64))
+            .collect();
+        s += &format!(
+            "{},{w},{},{r},{r},{r},{r},{r},{r},{}\n",
+            ITERS[k],
+            3000 + 51 * ITERS[k],
+            metrics.join(",")
+        );
+    }
+    s
+}
+
+/// train.csv: a row per 1 000 iterations, 500 policy updates each, pg_ms 10 + row.
+fn train_csv(wall_end: f64) -> String {
+    let mut s = format!("{TRAIN_HEADER}\n");
+    for k in 1..=6 {
+        s += &format!(
+            "{},{},{},1.0,0.5,,0.1,0.2,0,0,500,0,0,{},1.0,0.3\n",
+            1000 * k,
+            wall_end * k as f64 / 6.0,
+            3000 + 51000 * k,
+            10 + k
+        );
+    }
+    s
+}
+
+struct Spec<'a> {
+    task: Task,
+    algo: Algo,
+    seed: u64,
+    returns: [f64; 3],
+    walls: [f64; 3],
+    learners: usize,
+    variant: Option<&'a str>,
+}
+
+fn folder_name(s: &Spec) -> String {
+    match s.variant {
+        Some(v) => format!("{}__{}__{v}__s{}", s.task, s.algo, s.seed),
+        None => format!("{}__{}__s{}", s.task, s.algo, s.seed),
+    }
+}
+
+fn write_run(root: &Path, s: &Spec) -> PathBuf {
+    let dir = root.join(folder_name(s));
+    std::fs::create_dir_all(&dir).unwrap();
+    let w = |f: &str, text: &str| std::fs::write(dir.join(f), text).unwrap();
+    w("config.toml", &config(s.task, s.algo, s.seed, s.learners));
+    w("provenance.toml", PROVENANCE);
+    w("eval.csv", &eval_csv(s.task, &s.returns, &s.walls));
+    w("train.csv", &train_csv(s.walls[2]));
+    w("status", "finished\n");
+    if s.learners > 1 {
+        // 210 gradients per learner: the first 200 of each are dropped (spec §5); every third
+        // row carries no policy gradient (pg_ms empty)
+        let mut g = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n".to_string();
+        for l in 0..s.learners {
+            for k in 0..315 {
+                let pg = if k % 3 == 2 {
+                    String::new()
+                } else {
+                    format!("{}", 20.0 + l as f64)
+                };
+                g += &format!("{k},{l},{k},1,{pg},2.0\n");
+            }
+        }
+        w("gradients.csv", &g);
+    }
+    dir
+}
+
+fn spec(task: Task, algo: Algo, seed: u64, returns: [f64; 3], walls: [f64; 3]) -> Spec<'static> {
+    Spec {
+        task,
+        algo,
+        seed,
+        returns,
+        walls,
+        learners: 1,
+        variant: None,
+    }
+}
+
+/// The matrix of the hand computations below, plus one folder per malformed case.
+fn matrix(root: &Path) {
+    use Algo::*;
+    use Task::*;
+    // A: path tracking, TD3, 5 seeds
+    let a = [
+        ([-500.0, -40.0, -20.0], [1.0, 100.0, 200.0]),
+        ([-600.0, -25.0, -10.0], [1.0, 150.0, 300.0]),
+        ([-400.0, -60.0, -28.0], [1.0, 90.0, 170.0]),
+        ([-700.0, -100.0, -50.0], [1.0, 80.0, 160.0]),
+        ([-550.0, -29.0, -15.0], [1.0, 120.0, 260.0]),
+    ];
+    for (seed, (r, w)) in a.into_iter().enumerate() {
+        write_run(root, &spec(PathTracking, Td3, seed as u64, r, w));
+    }
+    // B: path tracking, MPG-v2, 3 seeds, asynchronous with 2 learners; 2 reach the goal
+    for (seed, r) in [
+        [-300.0, -25.0, -20.0],
+        [-300.0, -45.0, -35.0],
+        [-300.0, -40.0, -29.0],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        write_run(
+            root,
+            &Spec {
+                learners: 2,
+                ..spec(PathTracking, MpgV2, seed as u64, r, [1.0, 50.0, 100.0])
+            },
+        );
+    }
+    // C: a variant cell with one run
+    write_run(
+        root,
+        &Spec {
+            variant: Some("q1"),
+            ..spec(
+                PathTracking,
+                Td3,
+                0,
+                [-500.0, -100.0, -5.0],
+                [1.0, 10.0, 20.0],
+            )
+        },
+    );
+    // D: pendulum, TD3, 2 seeds
+    write_run(
+        root,
+        &spec(
+            InvertedPendulum,
+            Td3,
+            0,
+            [-50.0, -3.0, -1.0],
+            [1.0, 5.0, 9.0],
+        ),
+    );
+    write_run(
+        root,
+        &spec(
+            InvertedPendulum,
+            Td3,
+            1,
+            [-40.0, -2.5, -1.5],
+            [1.0, 6.0, 10.0],
+        ),
+    );
+
+    // malformed or partial folders, each a copy of a good run with one defect
+    let bad = |name: &str, edit: &dyn Fn(&Path)| {
+        let dir = write_run(
+            &root.join("bad").join(name),
+            &spec(PathTracking, Sac, 7, [-1.0, -1.0, -1.0], [1.0, 2.0, 3.0]),
+        );
+        edit(&dir);
+    };
+    let put = |f: &'static str, text: &'static str| {
+        move |d: &Path| std::fs::write(d.join(f), text).unwrap()
+    };
+    bad(
+        "unparseable-config",
+        &put("config.toml", "algo = \"td3\"\nthis is not toml\n"),
+    );
+    bad("old-schema", &|d: &Path| {
+        let mut text = std::fs::read_to_string(d.join("config.toml")).unwrap();
+        text.insert_str(0, "replay_ratio = 3\n");
+        std::fs::write(d.join("config.toml"), text).unwrap();
+    });
+    bad("no-eval", &|d: &Path| {
+        std::fs::remove_file(d.join("eval.csv")).unwrap()
+    });
+    bad("empty-eval", &|d: &Path| {
+        let text = std::fs::read_to_string(d.join("eval.csv")).unwrap();
+        let header = text.lines().next().unwrap().to_string();
+        std::fs::write(d.join("eval.csv"), header + "\n").unwrap();
+    });
+    bad("ragged", &|d: &Path| {
+        let mut text = std::fs::read_to_string(d.join("eval.csv")).unwrap();
+        text += "9000,4.0,1\n";
+        std::fs::write(d.join("eval.csv"), text).unwrap();
+    });
+    bad("non-numeric", &|d: &Path| {
+        let text = std::fs::read_to_string(d.join("eval.csv")).unwrap();
+        std::fs::write(d.join("eval.csv"), text.replacen(",-1,", ",abc,", 1)).unwrap();
+    });
+    bad(
+        "failed",
+        &put("status", "failed: 100 non-finite gradients in a row\n"),
+    );
+    bad("running", &put("status", "running\n"));
+    bad("partial", &|d: &Path| {
+        let text = std::fs::read_to_string(d.join("eval.csv")).unwrap();
+        let lines: Vec<&str> = text.lines().take(3).collect();
+        std::fs::write(d.join("eval.csv"), lines.join("\n") + "\n").unwrap();
+    });
+    // a second copy of a cell and seed, as merged folders from two machines may hold
+    write_run(
+        &root.join("zz-copy"),
+        &spec(PathTracking, Td3, 0, [-1.0, -1.0, -1.0], [1.0, 2.0, 3.0]),
+    );
+}
+
+/// table1.csv as (task, algo, variant) → column → value.
+fn table1(out: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rd = csv::Reader::from_path(out.join("table1.csv")).unwrap();
+    let h: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    rd.records()
+        .map(|r| {
+            h.iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn row<'a>(
+    rows: &'a [std::collections::BTreeMap<String, String>],
+    task: &str,
+    algo: &str,
+    variant: &str,
+) -> &'a std::collections::BTreeMap<String, String> {
+    rows.iter()
+        .find(|r| r["task"] == task && r["algo"] == algo && r["variant"] == variant)
+        .unwrap_or_else(|| panic!("no row {task} {algo} {variant}"))
+}
+
+fn num(r: &std::collections::BTreeMap<String, String>, col: &str) -> f64 {
+    r[col]
+        .parse()
+        .unwrap_or_else(|_| panic!("{col} = '{}' is not a number", r[col]))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * (1.0 + b.abs())
+}
+
+fn options(root: &Path) -> Options {
+    Options {
+        runs: root.to_path_buf(),
+        out: None,
+        require_complete: false,
+        goals: Goals::default(),
+    }
+}
+
+fn png_size(path: &Path) -> (u32, u32, usize) {
+    let bytes = std::fs::read(path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+    assert_eq!(&bytes[1..4], b"PNG", "{}", path.display());
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (w, h, bytes.len())
+}
+
+#[test]
+fn table1_matches_the_hand_computed_values_and_bad_folders_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    matrix(root);
+    let summary = build(&options(root)).unwrap();
+    assert_eq!(summary.runs, 5 + 3 + 1 + 2, "every good run, each once");
+    assert_eq!(summary.cells, 4);
+    let out = root.join("report");
+    let rows = table1(&out);
+
+    // A (path tracking, TD3). Smoothed per run, s0 = v0, s_k = 0.2 s_{k-1} + 0.8 v_k:
+    //   s0: -500, -132, -42.4     s1: -600, -140, -36     s2: -400, -128, -48
+    //   s3: -700, -220, -84       s4: -550, -133.2, -38.64
+    // means: -550, -150.64, -49.808 → best at 6000: -49.808, sample std 19.638134330938875
+    let a = row(&rows, "path-tracking", "td3", "");
+    assert_eq!(a["runs"], "5");
+    assert_eq!(a["seeds"], "0 1 2 3 4");
+    assert_eq!(a["asymptotic_iteration"], "6000");
+    assert!(close(num(a, "asymptotic_mean"), -49.808));
+    assert!(close(num(a, "asymptotic_sample_std"), 19.638134330938875));
+    // first raw return > -30: s0 6000 (200 s), s1 3000 (150 s), s2 6000 (170 s), s3 never,
+    // s4 3000 (120 s). 3 fastest in iterations 3000, 3000, 6000: mean 4000, population std
+    // sqrt(((-1000)² + (-1000)² + 2000²)/3) = 1414.2135623730951; in seconds 120, 150, 170:
+    // mean 146.666…, population std 20.548046676563256
+    assert_eq!(a["reached"], "4");
+    assert!(close(num(a, "convergence_iterations_mean"), 4000.0));
+    assert!(close(
+        num(a, "convergence_iterations_population_std"),
+        1414.213562373095
+    ));
+    assert!(close(num(a, "convergence_seconds_mean"), 440.0 / 3.0));
+    assert!(close(
+        num(a, "convergence_seconds_population_std"),
+        20.548046676563256
+    ));
+    // final returns -20, -10, -28, -50, -15 → sorted -50 -28 -20 -15 -10, IQM of the middle
+    // three: -21
+    assert!(close(num(a, "final_iqm"), -21.0));
+    let (lo, hi) = (num(a, "final_iqm_ci_low"), num(a, "final_iqm_ci_high"));
+    assert!(
+        (-50.0..=-21.0).contains(&lo) && (-21.0..=-10.0).contains(&hi) && lo < hi,
+        "{lo} {hi}"
+    );
+
+    // B (MPG-v2, 3 runs): only seeds 0 (3000) and 2 (6000, -29 > -30) reach the goal: "—".
+    // Smoothed: s0 -300, -80, -32; s1 -300, -96, -47.2; s2 -300, -92, -41.6; the best mean is
+    // at 6000: (-32 - 47.2 - 41.6)/3
+    let b = row(&rows, "path-tracking", "mpg-v2", "");
+    assert_eq!(b["reached"], "2");
+    assert_eq!(b["convergence_iterations_mean"], "");
+    assert_eq!(b["convergence_seconds_mean"], "");
+    assert!(close(
+        num(b, "asymptotic_mean"),
+        (-32.0 - 47.2 - 41.6) / 3.0
+    ));
+    // final -20, -35, -29: n = 3 trims nothing, IQM = mean = -28
+    assert!(close(num(b, "final_iqm"), -28.0));
+
+    // C (variant q1, one run): smoothed -500, -180, -40; no sample std; 1 of 1 reaches: "—"
+    let c = row(&rows, "path-tracking", "td3", "q1");
+    assert!(close(num(c, "asymptotic_mean"), -40.0));
+    assert_eq!(c["asymptotic_sample_std"], "");
+    assert_eq!(c["reached"], "1");
+    assert_eq!(c["convergence_iterations_mean"], "");
+
+    // D (pendulum, TD3): final -1, -1.5 → IQM -1.25; goal -2: -3 and -2.5 at 3000 do not beat
+    // it, -1 and -1.5 at 6000 do: both runs reach it
+    let d = row(&rows, "inverted-pendulum", "td3", "");
+    assert!(close(num(d, "final_iqm"), -1.25));
+    assert_eq!(d["reached"], "2");
+
+    // across tasks, TD3: finals / |base score| = path -20/30 -10/30 -28/30 -50/30 -15/30 and
+    // pendulum -1/2 -1.5/2; 7 pooled, cut 1 each end: (-28/30 - 0.75 - 20/30 - 0.5 - 0.5)/5
+    // = -3.35/5 = -0.67
+    let all = row(&rows, "all", "td3", "");
+    assert_eq!(all["final_scale"], "per-base-score");
+    assert_eq!(all["runs"], "7");
+    assert!(close(num(all, "final_iqm"), -0.67));
+    let (lo, hi) = (num(all, "final_iqm_ci_low"), num(all, "final_iqm_ci_high"));
+    assert!(lo <= -0.67 && -0.67 <= hi && lo >= -50.0 / 30.0 && hi <= -10.0 / 30.0);
+
+    // the Markdown shows the same numbers, "mean ± 2·std" and "—"
+    let md = std::fs::read_to_string(out.join("table1.md")).unwrap();
+    assert!(
+        md.contains("| TD3 | 5 | -49.81 ± 39.28 | 6000 | 4000 ± 2828 | 147 ± 41 | 4/5 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| MPG-v2 | 3 |") && md.contains("| — | — | 2/3 |"),
+        "{md}"
+    );
+    assert!(md.contains("| TD3 [q1] | 1 | -40.00 (one run) |"), "{md}");
+
+    // every malformed folder is named with its reason, and nothing else is left out
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let rejected: Vec<(String, String)> = summary
+        .rejected
+        .iter()
+        .map(|r| (r.name.clone(), r.reason.clone()))
+        .collect();
+    for (folder, why) in [
+        ("unparseable-config", "config.toml"),
+        ("old-schema", "replay_ratio"),
+        ("no-eval", "eval.csv missing"),
+        ("empty-eval", "eval.csv has no rows"),
+        ("ragged", "ragged"),
+        ("non-numeric", "'abc' is not a number"),
+        (
+            "failed",
+            "status is 'failed: 100 non-finite gradients in a row'",
+        ),
+        ("running", "status is 'running'"),
+        ("partial", "ends at iteration 3000 of 6000"),
+        ("zz-copy", "duplicate of path-tracking__td3__s0"),
+    ] {
+        let hit = rejected
+            .iter()
+            .find(|(n, _)| n.contains(folder))
+            .unwrap_or_else(|| panic!("{folder} not reported: {rejected:?}"));
+        assert!(hit.1.contains(why), "{folder}: {}", hit.1);
+        assert!(
+            report.contains(&format!("`{}` | {}", hit.0, hit.1)),
+            "{folder} not in report.md"
+        );
+    }
+    assert_eq!(rejected.len(), 10, "{rejected:?}");
+    for part in [
+        "## Machine",
+        "| Test CPU 3000 | 2 | 1 | 11 |",
+        "| abc1234 | 0.1.0 | 0.26.0 | 2.9.0 | 11 |",
+        "`trainer`",
+        "Total training time",
+    ] {
+        assert!(report.contains(part), "report.md lacks {part}:\n{report}");
+    }
+
+    // the figures: produced, drawn (not an empty canvas), of the documented size
+    for (file, size) in [
+        ("fig4_path-tracking.png", (1000, 600)),
+        ("fig4_path-tracking_wallclock.png", (1000, 600)),
+        ("fig5_inverted-pendulum.png", (1000, 600)),
+        ("fig5_inverted-pendulum_wallclock.png", (1000, 600)),
+        ("fig6_path-tracking.png", (1000, 900)),
+        ("fig6_inverted-pendulum.png", (1000, 900)),
+        ("metrics_path-tracking.png", (1000, 1500)),
+        ("metrics_inverted-pendulum.png", (1000, 1200)),
+    ] {
+        let (w, h, bytes) = png_size(&out.join(file));
+        assert_eq!((w, h), size, "{file}");
+        assert!(bytes > 15_000, "{file}: {bytes} bytes, an empty canvas?");
+        assert!(report.contains(&format!("]({file})")), "{file} not linked");
+    }
+    // no temporary files left behind
+    let stray: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+
+    // a second report gives the same table (fixed bootstrap seeds)
+    let before = std::fs::read(out.join("table1.csv")).unwrap();
+    build(&options(root)).unwrap();
+    assert_eq!(before, std::fs::read(out.join("table1.csv")).unwrap());
+}
+
+#[test]
+fn require_complete_names_every_bad_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    matrix(dir.path());
+    let e = build(&Options {
+        require_complete: true,
+        ..options(dir.path())
+    })
+    .err()
+    .expect("an error");
+    assert!(e.is::<InputProblem>(), "{e}");
+    let msg = e.to_string();
+    for folder in ["ragged", "partial", "running", "zz-copy"] {
+        assert!(msg.contains(folder), "{msg}");
+    }
+    assert!(!dir.path().join("report").exists(), "nothing written");
+    // nothing usable at all is an input error too
+    let empty = tempfile::tempdir().unwrap();
+    let e = build(&options(empty.path())).err().expect("an error");
+    assert!(e.is::<InputProblem>() && e.to_string().contains("no complete run folder"));
+}
+
+#[test]
+fn a_single_run_folder_reports_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = write_run(
+        dir.path(),
+        &spec(
+            Task::InvertedPendulum,
+            Algo::Sac,
+            3,
+            [-100.0, -1.0, -0.5],
+            [1.0, 2.0, 3.0],
+        ),
+    );
+    let s = build(&options(&run)).unwrap();
+    assert_eq!((s.runs, s.cells), (1, 1));
+    assert!(s.rejected.is_empty());
+    let rows = table1(&run.join("report"));
+    // one run: smoothed -100, 0.2·-100 + 0.8·-1 = -20.8, 0.2·-20.8 + 0.8·-0.5 = -4.56, its best
+    assert!(close(num(&rows[0], "asymptotic_mean"), -4.56));
+    // the first evaluation is below Fig. 5's y-limits: said under the figure
+    let md = std::fs::read_to_string(run.join("report/report.md")).unwrap();
+    assert!(
+        md.contains("outside the paper's y-limits (-60, 5) and is cut off: SAC."),
+        "{md}"
+    );
+    // the report folder inside the run is not mistaken for a run on the next report
+    assert!(build(&options(&run)).unwrap().rejected.is_empty());
+}
+
+#[test]
+fn policy_gradient_times_drop_the_first_200_per_learner() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Spec {
+        learners: 2,
+        ..spec(
+            Task::PathTracking,
+            Algo::MpgV2,
+            0,
+            [-1.0, -1.0, -1.0],
+            [1.0, 2.0, 3.0],
+        )
+    };
+    let run = read_run(&write_run(dir.path(), &s), "x").unwrap();
+    assert_eq!(run.learners, 2);
+    // per learner 315 rows, 210 with a pg_ms (every third empty): 10 kept each, 20.0 and 21.0
+    let t = pg_times(&run);
+    assert_eq!(t.len(), 20);
+    assert_eq!(t.iter().filter(|&&x| x == 20.0).count(), 10);
+    assert_eq!(t.iter().filter(|&&x| x == 21.0).count(), 10);
+    // without gradients.csv: train.csv's interval means, dropping the rows that hold the first
+    // 200 policy gradients (row 1 holds 500: rows 2–6 stay, pg_ms 12…16)
+    std::fs::remove_file(run.dir.join("gradients.csv")).unwrap();
+    let run = read_run(&run.dir, "x").unwrap();
+    assert_eq!(pg_times(&run), vec![12.0, 13.0, 14.0, 15.0, 16.0]);
+}

@@ -1,0 +1,322 @@
+//! `mpg bench`: run a benchmark profile's matrix (task × algorithm × variant × seed), each
+//! cell an `mpg train` child process in its own run folder, N at a time; resumable, and
+//! shardable for clusters (docs/bench.md).
+
+use crate::InputError;
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mpg_harness::bench::scheduler::{self, CELL_CONFIG, Counts, Event, Job, Observer, Plan};
+use mpg_harness::bench::select::{self, Selection};
+use mpg_harness::bench::{Profile, cells, validate};
+use mpg_runner::RunDir;
+use mpg_runner::run_dir::write_atomic;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A profile: a name under bench-configs/profiles/ (paper, quick, scaling, smoke) or a path
+    #[arg(long)]
+    profile: String,
+    /// Runs at a time; each gets max(1, cores / jobs) intra-op threads [default: the cores]
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// The folder of the run folders [default: results/bench/<profile>]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the selected cells (index, run folder name) in the matrix's stable order and exit
+    #[arg(long)]
+    list: bool,
+    /// Run one cell, counting from 0; `env` takes it from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX (the environment is read for nothing else)
+    #[arg(long, value_name = "I|env", conflicts_with = "shard")]
+    index: Option<String>,
+    /// Run cells I, I+N, I+2N, … (0 ≤ I < N)
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Validate, print what each selected cell needs (start, resume, skip), run nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn input(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(InputError(e.to_string()))
+}
+
+pub fn bench(a: BenchArgs) -> Result<()> {
+    let profile = Profile::load(&a.profile).map_err(input)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = a.jobs.unwrap_or(cores);
+    if jobs == 0 {
+        return Err(input("--jobs: must be at least 1"));
+    }
+    let threads = (cores / jobs).max(1);
+    let all = cells(&profile);
+    // Every cell's config is resolved and checked before anything starts.
+    let configs = validate(&profile, &all, threads).map_err(input)?;
+    let selection = match (&a.index, &a.shard) {
+        (Some(i), _) => {
+            Selection::Index(select::parse_index(i, |v| std::env::var(v).ok()).map_err(input)?)
+        }
+        (None, Some(s)) => select::parse_shard(s).map_err(input)?,
+        (None, None) => Selection::All,
+    };
+    let chosen = select::select(&all, selection).map_err(input)?;
+    if a.list {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        for c in &chosen {
+            // A closed pipe (`--list | head`) just ends the listing.
+            if writeln!(stdout, "{}\t{}", c.index, c.name()).is_err() {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results/bench").join(&profile.name));
+
+    // What each cell needs; a folder holding another run is an error before anything starts.
+    let plans: Vec<_> = chosen
+        .iter()
+        .map(|c| {
+            let dir = RunDir::new(out.join(c.name()));
+            let plan = scheduler::inspect(&dir, &configs[c.index]);
+            (*c, dir, plan)
+        })
+        .collect();
+    let conflicts: Vec<String> = plans
+        .iter()
+        .filter_map(|(_, _, p)| match p {
+            Plan::Conflict(why) => Some(format!("  {why}")),
+            _ => None,
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        return Err(input(format!(
+            "{} run folder(s) under {} do not match profile {}:\n{}",
+            conflicts.len(),
+            out.display(),
+            profile.path.display(),
+            conflicts.join("\n")
+        )));
+    }
+    if a.dry_run {
+        for (c, _, p) in &plans {
+            let what = match p {
+                Plan::Start => "start".to_string(),
+                Plan::Resume { done, .. } => format!("resume from iteration {done}"),
+                Plan::Skip => "finished: skip".to_string(),
+                Plan::Locked(_) => "locked by another process: skip".to_string(),
+                Plan::Conflict(_) => unreachable!("refused above"),
+            };
+            println!("{}\t{}\t{what}", c.index, c.name());
+        }
+        println!(
+            "{} of {} cells selected · {} iterations each · {jobs} at a time × {threads} intra-op threads · into {}",
+            plans.len(),
+            all.len(),
+            profile.iterations,
+            out.display()
+        );
+        return Ok(());
+    }
+
+    let exe = std::env::current_exe()?;
+    let mut counts = Counts {
+        total: plans.len(),
+        ..Counts::default()
+    };
+    let mut queue = Vec::new();
+    for (c, dir, plan) in plans {
+        let mut cmd = Command::new(&exe);
+        let done_before = match plan {
+            Plan::Skip => {
+                counts.skipped += 1;
+                continue;
+            }
+            Plan::Locked(why) => {
+                counts.locked += 1;
+                eprintln!("skipping {}: {why}", c.name());
+                continue;
+            }
+            Plan::Conflict(_) => unreachable!("refused above"),
+            Plan::Start => {
+                dir.prepare().map_err(input)?;
+                let file = dir.root.join(CELL_CONFIG);
+                write_atomic(&file, configs[c.index].to_toml().as_bytes())?;
+                cmd.arg("train")
+                    .arg("--config")
+                    .arg(&file)
+                    .arg("--out")
+                    .arg(&dir.root);
+                0
+            }
+            Plan::Resume {
+                done,
+                threads_changed,
+            } => {
+                cmd.arg("train").arg("--resume").arg(&dir.root);
+                if threads_changed {
+                    // Intra-op threads follow --jobs; the change is noted in provenance.toml.
+                    cmd.arg("--set")
+                        .arg(format!("threads={threads}"))
+                        .arg("--allow-config-change");
+                }
+                done
+            }
+        };
+        cmd.arg("--quiet");
+        queue.push(Job {
+            name: c.name(),
+            dir,
+            command: cmd,
+            total: c.iterations,
+            done_before,
+        });
+    }
+    eprintln!(
+        "bench {}: {} cells selected of {} · {} to run · {jobs} at a time × {threads} intra-op threads · into {}",
+        profile.name,
+        counts.total,
+        all.len(),
+        queue.len(),
+        out.display()
+    );
+
+    // SIGINT/SIGTERM: no new run starts; each signal is forwarded once to the running ones.
+    let signals = Arc::new(AtomicUsize::new(0));
+    let first_signal = Arc::new(AtomicI32::new(0));
+    {
+        let mut it = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        let (signals, first) = (Arc::clone(&signals), Arc::clone(&first_signal));
+        std::thread::spawn(move || {
+            for s in it.forever() {
+                let _ = first.compare_exchange(0, s, Ordering::SeqCst, Ordering::SeqCst);
+                signals.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+    let mut display = Display::new(counts.total);
+    let summary = scheduler::run(queue, jobs, counts, &signals, &mut display);
+    display.finish();
+
+    let c = &summary.counts;
+    println!(
+        "bench {}: {} finished, {} skipped (already finished), {} failed, {} locked by another process, {} interrupted · run folders in {}",
+        profile.name,
+        c.finished,
+        c.skipped,
+        c.failed,
+        c.locked,
+        c.interrupted,
+        out.display()
+    );
+    if summary.interrupted {
+        eprintln!(
+            "interrupted: the running cells checkpointed; the same command resumes the matrix"
+        );
+        let code = if first_signal.load(Ordering::SeqCst) == signal_hook::consts::SIGTERM {
+            143
+        } else {
+            130
+        };
+        std::process::exit(code);
+    }
+    if !summary.failures.is_empty() {
+        for (name, why) in &summary.failures {
+            eprintln!("failed: {name}: {why}");
+        }
+        anyhow::bail!(
+            "{} of {} runs failed (listed above); the same command retries them from their checkpoints",
+            summary.failures.len(),
+            c.total
+        );
+    }
+    if c.locked == 0 {
+        println!("next: mpg report --runs {}", out.display());
+    }
+    Ok(())
+}
+
+/// A bar on a terminal; otherwise one line per change of the counts or per event.
+struct Display {
+    bar: Option<ProgressBar>,
+    last: Option<Counts>,
+}
+
+impl Display {
+    fn new(total: usize) -> Display {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("[{elapsed_precise}] [{bar:25}] {msg}")
+                    .unwrap()
+                    .progress_chars("=> "),
+            );
+            b.enable_steady_tick(std::time::Duration::from_secs(1));
+            b
+        });
+        Display { bar, last: None }
+    }
+
+    fn show(&mut self, c: &Counts, line: Option<String>) {
+        match &self.bar {
+            Some(b) => {
+                if let Some(l) = line {
+                    b.println(l);
+                }
+                b.set_position((c.finished + c.skipped + c.failed + c.locked) as u64);
+                b.set_message(c.line());
+            }
+            None => {
+                // The ETA alone changing is not a change worth a line.
+                let key = Counts {
+                    eta_s: None,
+                    ..c.clone()
+                };
+                if let Some(l) = line {
+                    eprintln!("{l}");
+                } else if self.last.as_ref() == Some(&key) {
+                    return;
+                }
+                eprintln!("{}", c.line());
+                self.last = Some(key);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Display {
+    fn event(&mut self, e: &Event, c: &Counts) {
+        let line = match e {
+            Event::Started(n) => format!("started {n}"),
+            Event::Finished { name, secs } => {
+                format!("finished {name} in {}", scheduler::hms(*secs))
+            }
+            Event::Failed { name, why } => format!("FAILED {name}: {why}"),
+            Event::Locked { name, why } => format!("skipped {name}: {why}"),
+            Event::Interrupted(n) => format!("interrupted {n} (checkpointed)"),
+        };
+        self.show(c, Some(line));
+    }
+
+    fn tick(&mut self, c: &Counts) {
+        self.show(c, None);
+    }
+}

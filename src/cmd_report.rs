@@ -1,0 +1,74 @@
+//! `mpg report`: Table I, Fig. 4–6, the tracking metrics and report.md from run folders
+//! (docs/report.md).
+
+use anyhow::Result;
+use clap::Args;
+use mpg_harness::report::table1::Goals;
+use mpg_harness::report::{InputProblem, Options, build};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A folder of run folders (a bench matrix, folders merged from several machines) or one
+    /// run folder
+    #[arg(long, value_name = "DIR")]
+    runs: PathBuf,
+    /// Where to write table1.md, table1.csv, the PNGs and report.md [default: DIR/report]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Fail (exit 2) when any run folder is malformed, partial, failed or still running,
+    /// instead of leaving it out and naming it in report.md
+    #[arg(long)]
+    require_complete: bool,
+    /// Convergence goal on path tracking: raw evaluation return to beat (D12)
+    #[arg(long, value_name = "RETURN", default_value_t = -30.0, allow_negative_numbers = true)]
+    goal_path_tracking: f64,
+    /// Convergence goal on the inverted pendulum (D12)
+    #[arg(long, value_name = "RETURN", default_value_t = -2.0, allow_negative_numbers = true)]
+    goal_pendulum: f64,
+}
+
+pub fn report(a: ReportArgs) -> Result<()> {
+    for (flag, v) in [
+        ("--goal-path-tracking", a.goal_path_tracking),
+        ("--goal-pendulum", a.goal_pendulum),
+    ] {
+        if !v.is_finite() {
+            return Err(crate::input_err!("{flag} {v}: must be a finite return"));
+        }
+    }
+    let summary = build(&Options {
+        runs: a.runs,
+        out: a.out,
+        require_complete: a.require_complete,
+        goals: Goals {
+            path_tracking: a.goal_path_tracking,
+            pendulum: a.goal_pendulum,
+        },
+    })
+    .map_err(|e| match e.downcast::<InputProblem>() {
+        Ok(p) => crate::input_err!("{p}"),
+        Err(e) => e,
+    })?;
+    println!(
+        "{} runs in {} cells; {} folders left out{}",
+        summary.runs,
+        summary.cells,
+        summary.rejected.len(),
+        if summary.rejected.is_empty() {
+            ""
+        } else {
+            " (named in report.md):"
+        }
+    );
+    for r in &summary.rejected {
+        println!("  {}: {}", r.name, r.reason);
+    }
+    println!(
+        "wrote {} files to {}; open {}",
+        summary.files.len(),
+        summary.out.display(),
+        summary.out.join("report.md").display()
+    );
+    Ok(())
+}
