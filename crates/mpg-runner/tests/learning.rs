@@ -118,24 +118,37 @@ fn sac_reaches_minus_20_on_the_pendulum() {
     reaches(Algo::Sac, Task::InvertedPendulum, 0, 20_000, 500, -20.0);
 }
 
+/// Measured (docs/learning.md), first evaluation past −30: seed 1 at 500, seed 2 at 1 500,
+/// seed 3 at 1 000 (−200 at 500 / 1 000 / 1 000); budget 3 000 each, tightened from the issue's
+/// −50 to the paper's base score −30.
 #[test]
 #[ignore = "long: just test-learning"]
-fn mpg_v2_reaches_minus_200_then_minus_50_on_path_tracking() {
-    reaches(Algo::MpgV2, Task::PathTracking, 0, 6000, 500, -200.0);
-    reaches(Algo::MpgV2, Task::PathTracking, 0, 30_000, 1000, -50.0);
+fn mpg_v2_reaches_minus_30_on_path_tracking_over_seeds() {
+    for seed in [1, 2, 3] {
+        reaches(Algo::MpgV2, Task::PathTracking, seed, 3000, 500, -30.0);
+    }
 }
 
+/// Measured, seed 0: −200 at 500, −50 and −30 at 1 000, −10 at 5 000; budget 3 000.
 #[test]
 #[ignore = "long: just test-learning"]
-fn mpg_v1_reaches_minus_50_on_path_tracking() {
-    reaches(Algo::MpgV1, Task::PathTracking, 0, 30_000, 1000, -50.0);
+fn mpg_v1_reaches_minus_30_on_path_tracking() {
+    reaches(Algo::MpgV1, Task::PathTracking, 0, 3000, 500, -30.0);
 }
 
+/// Measured first evaluations past −200: n-step ADP seed 0 at 500, TD3 seed 1 at 1 000,
+/// SAC seed 0 at 2 500; budgets 2 000 / 3 000 / 5 000. n-step DPG is not measured yet: its
+/// budget of 30 000 is unconfirmed (docs/learning.md).
 #[test]
 #[ignore = "long: just test-learning"]
 fn baselines_reach_minus_200_on_path_tracking() {
-    for algo in [Algo::Ndpg, Algo::Nadp, Algo::Td3, Algo::Sac] {
-        reaches(algo, Task::PathTracking, 0, 30_000, 1000, -200.0);
+    for (algo, seed, budget) in [
+        (Algo::Nadp, 0, 2000),
+        (Algo::Td3, 1, 3000),
+        (Algo::Sac, 0, 5000),
+        (Algo::Ndpg, 0, 30_000),
+    ] {
+        reaches(algo, Task::PathTracking, seed, budget, 500, -200.0);
     }
 }
 
