@@ -64,7 +64,8 @@ bench-all *ARGS: setup
 bench-quick *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile quick {{ARGS}}
-    target/release/mpg report --runs results/bench/quick --out results/quick
+    scripts/collect-runs.sh results/bench/quick results/quick/runs
+    target/release/mpg report --runs results/quick/runs --out results/quick/report
 
 # Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report
 bench-fig6 *ARGS: setup

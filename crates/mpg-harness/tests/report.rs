@@ -563,3 +563,46 @@ fn policy_gradient_times_drop_the_first_200_per_learner() {
     let run = read_run(&run.dir, "x").unwrap();
     assert_eq!(pg_times(&run), vec![12.0, 13.0, 14.0, 15.0, 16.0]);
 }
+
+/// A committed copy of a run (`results/quick/runs`: config.toml, provenance.toml and eval.csv
+/// only) gives the same Table I row as the whole folder; its throughput comes from eval.csv.
+#[test]
+fn a_committed_copy_without_train_csv_and_status_reports_like_the_run() {
+    let full = tempfile::tempdir().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let s = spec(
+        Task::PathTracking,
+        Algo::MpgV2,
+        1,
+        [-500.0, -40.0, -20.0],
+        [1.0, 2.0, 3.0],
+    );
+    let dir = write_run(full.path(), &s);
+    let kept = copy.path().join(folder_name(&s));
+    std::fs::create_dir_all(&kept).unwrap();
+    for f in ["config.toml", "provenance.toml", "eval.csv"] {
+        std::fs::copy(dir.join(f), kept.join(f)).unwrap();
+    }
+    let (a, b) = (
+        build(&options(full.path())).unwrap(),
+        build(&options(copy.path())).unwrap(),
+    );
+    assert_eq!((a.runs, b.runs), (1, 1));
+    assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+    let (ta, tb) = (
+        table1(&full.path().join("report")),
+        table1(&copy.path().join("report")),
+    );
+    assert_eq!(ta, tb);
+    // eval.csv: 6 000 iterations between wall 1 s and 3 s
+    let run = read_run(&kept, "copy").unwrap();
+    let tp = mpg_harness::report::figures::throughput(&run).unwrap();
+    assert!(close(tp, 3000.0), "{tp}");
+    // a status file that is present still has to say finished
+    std::fs::write(kept.join("status"), "interrupted\n").unwrap();
+    assert!(
+        read_run(&kept, "copy")
+            .unwrap_err()
+            .contains("status is 'interrupted'")
+    );
+}

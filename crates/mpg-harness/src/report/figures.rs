@@ -307,10 +307,16 @@ pub fn pg_times(run: &Run) -> Vec<f64> {
 }
 
 /// Update throughput of a run: iterations per second over train.csv (from its first row, so
-/// the start-up before the first logged interval is not counted).
+/// the start-up before the first logged interval is not counted), or over eval.csv when the
+/// run folder holds no train.csv (a committed copy).
 pub fn throughput(run: &Run) -> Option<f64> {
-    let it = run.train.values("iteration");
-    let wall = run.train.values("wall_s");
+    let csv = if run.train.rows.len() >= 2 {
+        &run.train
+    } else {
+        &run.eval
+    };
+    let it = csv.values("iteration");
+    let wall = csv.values("wall_s");
     let n = it.len();
     let (di, dw) = if n >= 2 && wall[n - 1] > wall[0] {
         (it[n - 1] - it[0], wall[n - 1] - wall[0])

@@ -225,11 +225,12 @@ pub fn read_run(dir: &Path, name: &str) -> Result<Run, String> {
         toml::from_str(&text).map_err(|e| toml_error("config.toml", &text, &e))?;
     let raw_config: toml::Table =
         toml::from_str(&text).map_err(|e| toml_error("config.toml", &text, &e))?;
-    let status = read_text(dir, "status")
-        .map_err(|_| "no status file (the run never started or was not written by mpg train)")?;
-    let status = status.trim();
-    if status != "finished" {
-        return Err(format!("status is '{status}', not finished"));
+    // A committed copy of a run (results/quick/runs: config.toml, provenance.toml, eval.csv)
+    // has no status file: a complete eval.csv (checked below) then shows it finished.
+    if let Ok(status) = read_text(dir, "status")
+        && status.trim() != "finished"
+    {
+        return Err(format!("status is '{}', not finished", status.trim()));
     }
     let eval = read_csv(
         dir,
@@ -254,7 +255,13 @@ pub fn read_run(dir: &Path, name: &str) -> Result<Run, String> {
     }
     // the trainers leave a column empty where an interval has nothing to average (pg_ms
     // without a policy gradient, q2_grad_norm without Q2, …): only the columns used must be full
-    let train = read_csv(dir, "train.csv", &["iteration", "wall_s"], true)?;
+    // train.csv is optional for the same reason; without it, throughput comes from eval.csv
+    // and the policy-gradient times from gradients.csv when present.
+    let train = if dir.join("train.csv").exists() {
+        read_csv(dir, "train.csv", &["iteration", "wall_s"], true)?
+    } else {
+        Csv::default()
+    };
     let gradients = if dir.join("gradients.csv").exists() {
         Some(read_csv(
             dir,

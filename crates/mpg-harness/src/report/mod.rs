@@ -70,7 +70,7 @@ pub fn build(opts: &Options) -> Result<Summary> {
     }
     if loaded.runs.is_empty() {
         return Err(InputProblem(format!(
-            "no complete run folder under {} (a run folder holds config.toml, eval.csv, train.csv, provenance.toml and status 'finished'){}",
+            "no complete run folder under {} (a run folder holds config.toml, provenance.toml and an eval.csv that reaches its iterations; train.csv and a status of 'finished' when present){}",
             opts.runs.display(),
             listing(&loaded.rejected)
         ))
