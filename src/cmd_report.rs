@@ -26,6 +26,13 @@ pub struct ReportArgs {
     /// Convergence goal on the inverted pendulum (D12)
     #[arg(long, value_name = "RETURN", default_value_t = -2.0, allow_negative_numbers = true)]
     goal_pendulum: f64,
+    /// Draw Fig. 6 and judge claim 5 from these run folders (the `scaling` profile's) instead
+    /// of --runs
+    #[arg(long, value_name = "DIR")]
+    fig6_runs: Option<PathBuf>,
+    /// A markdown file printed under the verdicts on the paper's claims: the reasons behind them
+    #[arg(long, value_name = "FILE")]
+    notes: Option<PathBuf>,
 }
 
 pub fn report(a: ReportArgs) -> Result<()> {
@@ -45,6 +52,8 @@ pub fn report(a: ReportArgs) -> Result<()> {
             path_tracking: a.goal_path_tracking,
             pendulum: a.goal_pendulum,
         },
+        fig6_runs: a.fig6_runs,
+        notes: a.notes,
     })
     .map_err(|e| match e.downcast::<InputProblem>() {
         Ok(p) => crate::input_err!("{p}"),

@@ -308,6 +308,8 @@ fn options(root: &Path) -> Options {
         out: None,
         require_complete: false,
         goals: Goals::default(),
+        fig6_runs: None,
+        notes: None,
     }
 }
 
@@ -605,4 +607,81 @@ fn a_committed_copy_without_train_csv_and_status_reports_like_the_run() {
             .unwrap_err()
             .contains("status is 'interrupted'")
     );
+}
+
+/// The claims section judges each claim by its rule (docs/report.md): claims 1–3 supported on a
+/// matrix built so, claim 4 "cannot tell" without pendulum runs, and claim 1 contradicted once
+/// TD3 reaches the goal as early as MPG.
+#[test]
+fn the_claims_follow_their_rules() {
+    use Algo::*;
+    // smoothed (0.2·prev + 0.8·v): MPG −500, −116, −31.2; n-step DPG s0 −500, −180, −52 and s1
+    // −500, −180, −56; TD3/SAC −500, −180, −76; n-step ADP −500, −132, −186.4 (best at 3 000)
+    let write = |root: &Path, td3: [f64; 3]| {
+        for seed in [0, 1] {
+            for (algo, returns) in [
+                (MpgV1, [-500.0, -20.0, -10.0]),
+                (MpgV2, [-500.0, -20.0, -10.0]),
+                (
+                    Ndpg,
+                    [-500.0, -100.0, if seed == 0 { -20.0 } else { -25.0 }],
+                ),
+                (Nadp, [-500.0, -40.0, -200.0]),
+                (Td3, td3),
+                (Sac, [-500.0, -100.0, -50.0]),
+            ] {
+                write_run(
+                    root,
+                    &spec(Task::PathTracking, algo, seed, returns, [1.0, 2.0, 3.0]),
+                );
+            }
+        }
+    };
+    let claims = |root: &Path| {
+        build(&options(root)).unwrap();
+        let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
+        let verdict = |n: usize| {
+            let line = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {n} | ")))
+                .unwrap_or_else(|| panic!("no claim {n} in {md}"));
+            line.rsplit("**").nth(1).unwrap().to_string()
+        };
+        ((1..=5).map(verdict).collect::<Vec<_>>(), md)
+    };
+    let a = tempfile::tempdir().unwrap();
+    write(a.path(), [-500.0, -100.0, -50.0]);
+    let (v, md) = claims(a.path());
+    assert_eq!(
+        &v[..4],
+        ["supported", "supported", "supported", "cannot tell"],
+        "{md}"
+    );
+    assert!(
+        md.contains("MPG-v1: median first evaluation past -30 = 3000 (2 of 2 runs reach it)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("n-step DPG: median first evaluation past -30 = 6000"),
+        "{md}"
+    );
+    assert!(
+        md.contains("TD3: median first evaluation past -30 = not reached"),
+        "{md}"
+    );
+    assert!(
+        md.contains("no runs of MPG-v1 on inverted-pendulum"),
+        "{md}"
+    );
+    // train.csv's pg_ms are the same for every algorithm here: not "much longer"
+    assert_eq!(v[4], "contradicted", "{md}");
+    assert!(md.contains("policy gradient MPG-v2 / TD3 = 1.0×"), "{md}");
+
+    let b = tempfile::tempdir().unwrap();
+    write(b.path(), [-500.0, -20.0, -10.0]);
+    let (v, md) = claims(b.path());
+    assert_eq!(v[0], "contradicted", "{md}");
+    // TD3 now shares MPG's asymptote: MPG is still "the best" (ties count), TD3 converges at
+    // 6 000 like MPG, and n-step ADP is still first and lowest
+    assert_eq!(&v[1..3], ["supported", "supported"], "{md}");
 }

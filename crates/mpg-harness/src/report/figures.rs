@@ -433,18 +433,24 @@ pub fn fig6(
 pub fn all(
     out: &Path,
     groups: &BTreeMap<GroupKey, Vec<&Run>>,
+    fig6_groups: &BTreeMap<GroupKey, Vec<&Run>>,
     color: &dyn Fn(&GroupKey) -> usize,
 ) -> Result<Vec<Figure>> {
     let mut figs = Vec::new();
     for task in Task::ALL {
         let g: Vec<(&GroupKey, &Vec<&Run>)> =
             groups.iter().filter(|(k, _)| k.task == task).collect();
-        if g.is_empty() {
-            continue;
+        let g6: Vec<(&GroupKey, &Vec<&Run>)> =
+            fig6_groups.iter().filter(|(k, _)| k.task == task).collect();
+        if !g.is_empty() {
+            figs.extend(learning_curves(out, task, &g, color)?);
         }
-        figs.extend(learning_curves(out, task, &g, color)?);
-        figs.extend(fig6(out, task, &g, color)?);
-        figs.extend(metric_curves(out, task, &g, color)?);
+        if !g6.is_empty() {
+            figs.extend(fig6(out, task, &g6, color)?);
+        }
+        if !g.is_empty() {
+            figs.extend(metric_curves(out, task, &g, color)?);
+        }
     }
     Ok(figs)
 }

@@ -2,6 +2,7 @@
 //! §5, D12; docs/report.md). Reads only the folders' plain files; a folder that is malformed or
 //! partial is named and left out, or, with `require_complete`, stops the report.
 
+pub mod claims;
 pub mod curves;
 pub mod figures;
 pub mod load;
@@ -12,6 +13,7 @@ pub mod table1;
 use anyhow::{Context, Result};
 use load::{GroupKey, Rejected, load_runs};
 use mpg_runner::run_dir::write_atomic;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use table1::Goals;
 
@@ -23,6 +25,10 @@ pub struct Options {
     /// Any folder left out is an error.
     pub require_complete: bool,
     pub goals: Goals,
+    /// Run folders for Fig. 6 and claim 5 (the `scaling` profile's) instead of `runs`.
+    pub fig6_runs: Option<PathBuf>,
+    /// A markdown file printed under the claims' verdicts (the reasons behind them).
+    pub notes: Option<PathBuf>,
 }
 
 /// A problem with the input the user must fix (the CLI exits 2).
@@ -106,11 +112,63 @@ pub fn build(opts: &Options) -> Result<Summary> {
         format!("# Table I\n\n{}", t1.markdown()).as_bytes(),
     )?;
     write("table1.csv", &t1.csv()?)?;
-    let figs = figures::all(&out, &groups, &color)?;
-    write(
-        "report.md",
-        markdown::report(&opts.runs, &loaded, &t1, &figs).as_bytes(),
-    )?;
+    let fig6_loaded = opts.fig6_runs.as_ref().map(|d| load_runs(d, &out));
+    if let (Some(d), Some(l)) = (&opts.fig6_runs, &fig6_loaded)
+        && l.runs.is_empty()
+    {
+        return Err(InputProblem(format!(
+            "--fig6-runs: no complete run folder under {}{}",
+            d.display(),
+            listing(&l.rejected)
+        ))
+        .into());
+    }
+    // the scaling profile's variants (l1, l2, l4) differ in the learner count only: one line
+    // per algorithm across learner counts
+    let fig6_groups = match &fig6_loaded {
+        None => groups.clone(),
+        Some(l) => {
+            let mut g: BTreeMap<GroupKey, Vec<&load::Run>> = BTreeMap::new();
+            for r in &l.runs {
+                let key = GroupKey {
+                    variant: None,
+                    ..r.key.clone()
+                };
+                g.entry(key).or_default().push(r);
+            }
+            g
+        }
+    };
+    let notes =
+        match &opts.notes {
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                InputProblem(format!("--notes {}: cannot be read: {e}", p.display()))
+            })?),
+            None => None,
+        };
+    let figs = figures::all(&out, &groups, &fig6_groups, &color)?;
+    let claims = claims::all(&t1, &groups, &fig6_groups);
+    let iterations = loaded.runs.iter().map(|r| r.config.iterations).max();
+    let mut md = markdown::report(&opts.runs, &loaded, &t1, &figs);
+    let section = claims::markdown(&claims, iterations, notes.as_deref());
+    // the claims go after Table I, before the figures
+    match md.find("## Figures\n") {
+        Some(at) => md.insert_str(at, &section),
+        None => md += &section,
+    }
+    if let (Some(d), Some(l)) = (&opts.fig6_runs, &fig6_loaded) {
+        md += &format!(
+            "\nFig. 6 and claim 5 are drawn from the {} runs under `{}`{}.\n",
+            l.runs.len(),
+            d.display(),
+            if l.rejected.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} folders there left out)", l.rejected.len())
+            }
+        );
+    }
+    write("report.md", md.as_bytes())?;
     files.extend(figs.iter().map(|f| f.file.clone()));
     Ok(Summary {
         out,
