@@ -409,6 +409,9 @@ impl Learner {
             }
             CriticTarget::ModelRollout => {
                 let noises = self.draw_noises(b.len());
+                if cfg.path == GradPath::Fast {
+                    return self.fast_model_target(nets, b, &noises);
+                }
                 nadp::model_nstep_target(
                     self.model.as_ref(),
                     nets,
@@ -575,11 +578,7 @@ impl Learner {
         w_model: f64,
         full_bptt: bool,
     ) -> (f64, Vec<Tensor>) {
-        let act_range = match nets.policy.squash {
-            Squash::Tanh => 1.0,
-            Squash::ScaledTanh(range) => range as f32,
-            Squash::None => panic!("the model-based objectives need a squashed policy"),
-        };
+        let act_range = act_range(&nets.policy);
         let policy = FastMlp::from_mlp(&nets.policy.net);
         let q1 = FastMlp::from_mlp(&nets.q1);
         let q2 = q2.map(FastMlp::from_mlp);
@@ -615,6 +614,33 @@ impl Learner {
             g.loss,
             fast::to_tensors(&g.grads, &nets.policy.net.params()),
         )
+    }
+
+    /// The fast path's n-step ADP target ([`fast::model_target`]): the target Q1 at the end,
+    /// the stored action first, the current policy after (spec §3.7).
+    fn fast_model_target(&mut self, nets: &Nets, b: &Batch, noises: &[Tensor]) -> Tensor {
+        let obj = fast::Objective {
+            gamma: self.cfg.gamma,
+            w_data: 0.0,
+            w_model: 1.0,
+            full_bptt: false,
+            obs_scale: self.spec.obs_scale,
+            reward_scale: self.spec.reward_scale as f64,
+            reward_shift: self.spec.reward_shift as f64,
+            act_range: act_range(&nets.policy),
+        };
+        let noises: Vec<Vec<f32>> = noises.iter().map(fast::values).collect();
+        let y = fast::task_model_target(
+            self.spec.task,
+            &mut self.fast_ws,
+            &FastMlp::from_mlp(&nets.policy.net),
+            &FastMlp::from_mlp(&nets.q1_targ),
+            &fast::values(&b.obs),
+            &fast::values(&b.act),
+            &noises,
+            &obj,
+        );
+        Tensor::from_slice(&y)
     }
 
     /// H model-noise draws of `[batch]` each, from the learner's generator (D8).
@@ -792,5 +818,15 @@ impl Learner {
             g.loss,
             fast::to_tensors(&g.grads, &nets.policy.net.params()),
         )
+    }
+}
+
+/// The action is `act_range`·tanh(mean) (`Squash`); the model-based kernels need a squashed
+/// policy.
+fn act_range(policy: &Policy) -> f32 {
+    match policy.squash {
+        Squash::Tanh => 1.0,
+        Squash::ScaledTanh(range) => range as f32,
+        Squash::None => panic!("the model-based objectives need a squashed policy"),
     }
 }

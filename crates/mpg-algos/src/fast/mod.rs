@@ -22,7 +22,9 @@ pub mod rollout;
 #[cfg(test)]
 mod tests;
 
-pub use rollout::{Critic, Objective, PolicyGrad, Workspace, policy_grad, policy_grad_threads};
+pub use rollout::{
+    Critic, Objective, PolicyGrad, Workspace, model_target, policy_grad, policy_grad_threads,
+};
 
 use mlp::ParamGrads;
 use mpg_envs::Task;
@@ -68,6 +70,27 @@ pub fn task_policy_grad(
         Task::InvertedPendulum => policy_grad_threads::<pendulum_model::PendulumModel>(
             ws, threads, policy, critic, obs, noises, obj,
         ),
+    }
+}
+
+/// [`model_target`] with `task`'s prior model.
+pub fn task_model_target(
+    task: Task,
+    ws: &mut Workspace,
+    policy: &mlp::FastMlp,
+    q: &mlp::FastMlp,
+    obs: &[f32],
+    act0: &[f32],
+    noises: &[Vec<f32>],
+    obj: &Objective,
+) -> Vec<f32> {
+    match task {
+        Task::PathTracking => {
+            model_target::<path_model::PathModel>(ws, policy, q, obs, act0, noises, obj)
+        }
+        Task::InvertedPendulum => {
+            model_target::<pendulum_model::PendulumModel>(ws, policy, q, obs, act0, noises, obj)
+        }
     }
 }
 

@@ -377,3 +377,84 @@ pub fn policy_grad_threads<M: FastModel>(
     }
     PolicyGrad { loss, grads }
 }
+
+/// n-step ADP's critic target without gradient (spec §3.7, the reference
+/// [`crate::nadp::model_nstep_target`]): y = Σ_{k<H} γᵏ·(r̂_k + shift)·scale + γᴴ·Q(ŝ_H, a_H)
+/// along the model rollout from (s, stored a₀), every later action a_k = π(ŝ_k) from the
+/// current policy, Q the target Q1. `obs` `[B, M::OBS]` raw, `act0` `[B, M::ACT]` in policy
+/// units; `obj`'s weights and `full_bptt` are not read.
+pub fn model_target<M: FastModel>(
+    ws: &mut Workspace,
+    policy: &FastMlp,
+    q: &FastMlp,
+    obs: &[f32],
+    act0: &[f32],
+    noises: &[Vec<f32>],
+    obj: &Objective,
+) -> Vec<f32> {
+    let (od, ad) = (M::OBS, M::ACT);
+    let p_out = 2 * ad;
+    let (scale, range) = (obj.obs_scale, obj.act_range);
+    assert_eq!(scale.len(), od, "obs_scale");
+    assert_eq!(policy.input_dim(), od, "policy input");
+    assert_eq!(policy.output_dim(), p_out, "policy output (mean, log_std)");
+    assert_eq!(q.input_dim(), od + ad, "critic input");
+    let n = obs.len() / od;
+    assert_eq!(obs.len(), n * od, "observations");
+    assert_eq!(act0.len(), n * ad, "actions");
+    // one pass at a time; the caches [`policy_grad`] keeps are left in place (reused, not read)
+    if ws.policy.is_empty() {
+        ws.policy.push(MlpCache::default());
+    }
+    let cache = &mut ws.policy[0];
+
+    let mut s: Vec<f64> = obs.iter().map(|&v| v as f64).collect();
+    // actions in policy units, f32 as the reference's tensors
+    let mut a: Vec<f32> = act0.to_vec();
+    let mut ret = vec![0.0f64; n];
+    let mut discount = 1.0;
+    let mut next = vec![0.0f64; n * od];
+    // the reference scales the f32 observation in f32
+    let mut s_scaled: Vec<f32> = obs
+        .iter()
+        .zip(scale.iter().cycle())
+        .map(|(&v, &c)| v * c)
+        .collect();
+    let mut a_k = vec![0.0f64; ad];
+    for (k, eps) in noises.iter().enumerate() {
+        assert_eq!(eps.len(), n, "noise of step {k}");
+        for i in 0..n {
+            for (j, x) in a_k.iter_mut().enumerate() {
+                *x = a[i * ad + j] as f64;
+            }
+            let r = M::step(
+                &s[i * od..][..od],
+                &a_k,
+                eps[i] as f64,
+                &mut next[i * od..][..od],
+            );
+            ret[i] += (r + obj.reward_shift) * (obj.reward_scale * discount);
+        }
+        discount *= obj.gamma;
+        std::mem::swap(&mut s, &mut next);
+        for (x, (&v, &c)) in s_scaled.iter_mut().zip(s.iter().zip(scale.iter().cycle())) {
+            *x = v as f32 * c;
+        }
+        policy.forward(&s_scaled, n, cache);
+        for (i, row) in cache.output().chunks_exact(p_out).enumerate() {
+            for j in 0..ad {
+                a[i * ad + j] = range * row[j].tanh();
+            }
+        }
+    }
+    let x: Vec<f32> = s_scaled
+        .chunks_exact(od)
+        .zip(a.chunks_exact(ad))
+        .flat_map(|(s, a)| s.iter().chain(a).copied())
+        .collect();
+    q.forward(&x, n, &mut ws.q_boot[0]);
+    ret.iter()
+        .zip(ws.q_boot[0].output())
+        .map(|(&r, &v)| (r + v as f64 * discount) as f32)
+        .collect()
+}

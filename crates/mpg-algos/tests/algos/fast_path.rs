@@ -159,6 +159,39 @@ fn fast_nadp_gradients_equal_the_reference() {
     }
 }
 
+/// n-step ADP's critic target (the 25-step model rollout from the stored action, target Q1 at
+/// the end) on the fast path equals the reference's, per sample, at full size (batch 256), and
+/// both draw the same model noise. A wrong target would also show in the q1 gradients of
+/// `fast_nadp_gradients_equal_the_reference`; this compares y itself.
+#[test]
+fn fast_nadp_target_equals_the_reference() {
+    tch::set_num_threads(1);
+    for (k, task) in Task::ALL.into_iter().enumerate() {
+        let batch = Batch::random(task, 256, 10 + k as u64);
+        let nets = random_nets(Algo::Nadp, task, 300 + k as u64);
+        let mut ys = Vec::new();
+        let mut rngs = Vec::new();
+        for path in [GradPath::Fast, GradPath::Reference] {
+            let mut c = AlgoConfig::defaults(Algo::Nadp, task);
+            c.path = path;
+            let mut learner = Learner::new(Algo::Nadp, task, c, 7);
+            ys.push(learner.critic_target(&nets, &batch));
+            rngs.push(learner.rng().clone());
+        }
+        assert_eq!(rngs[0], rngs[1], "{task}: the two paths drew differently");
+        assert_eq!(ys[0].size(), vec![256]);
+        let e = worst(&ys[..1], &ys[1..]);
+        eprintln!("{task} nadp target: relative error {e:.2e}");
+        assert!(e <= TOL, "{task}: fast target off by {e:.2e}");
+        // the comparison can fail: the targets of another batch differ by far more
+        let other = Batch::random(task, 256, 99);
+        let mut c = AlgoConfig::defaults(Algo::Nadp, task);
+        c.path = GradPath::Reference;
+        let y_other = Learner::new(Algo::Nadp, task, c, 7).critic_target(&nets, &other);
+        assert!(worst(&ys[..1], &[y_other]) > 100.0 * TOL);
+    }
+}
+
 /// Full size (batch 256, H = 25): MPG-v2 path tracking with min and full BPTT.
 #[test]
 fn fast_gradients_equal_the_reference_at_full_size() {
