@@ -63,7 +63,7 @@ bench-all *ARGS: setup
 # The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick
 bench-quick *ARGS: setup
     cargo build --release --quiet
-    target/release/mpg bench --profile quick {{ARGS}}
+    target/release/mpg bench --profile quick --done results/quick/runs {{ARGS}}
     scripts/collect-runs.sh results/bench/quick results/quick/runs
     target/release/mpg report --runs results/quick/runs --out results/quick/report
 
@@ -84,6 +84,7 @@ configs: setup
     cargo build --release --quiet
     for a in mpg-v1 mpg-v2 ndpg nadp td3 sac; do for t in path-tracking inverted-pendulum; do target/release/mpg config --algo $a --task $t > bench-configs/defaults/${t}__${a}.toml; done; done
 
-# Every learning test: the goals of spec §5 within measured budgets (hours on two cores)
+# Every learning test: the goals of spec §5 within measured budgets. Release build (the fast
+# kernels in mpg-algos are opt-level 1 in the dev profile); it shares the deps of `mpg`'s build.
 test-learning: setup
-    cargo nextest run -p mpg-runner --test learning --run-ignored all --no-capture
+    cargo nextest run --release -p mpg-runner --test learning --run-ignored all --no-capture

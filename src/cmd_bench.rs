@@ -41,6 +41,11 @@ pub struct BenchArgs {
     /// Validate, print what each selected cell needs (start, resume, skip), run nothing
     #[arg(long)]
     dry_run: bool,
+    /// Skip the cells whose finished copy is under DIR (scripts/collect-runs.sh's folders, e.g.
+    /// results/quick/runs: the same config, eval.csv complete), so that committed runs are not
+    /// run again on a fresh clone
+    #[arg(long, value_name = "DIR")]
+    done: Option<PathBuf>,
 }
 
 fn input(e: impl std::fmt::Display) -> anyhow::Error {
@@ -87,7 +92,15 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         .iter()
         .map(|c| {
             let dir = RunDir::new(out.join(c.name()));
-            let plan = scheduler::inspect(&dir, &configs[c.index]);
+            let kept = a
+                .done
+                .as_ref()
+                .is_some_and(|d| scheduler::committed(&d.join(c.name()), &configs[c.index]));
+            let plan = if kept {
+                Plan::Skip
+            } else {
+                scheduler::inspect(&dir, &configs[c.index])
+            };
             (*c, dir, plan)
         })
         .collect();

@@ -82,6 +82,20 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
     }
 }
 
+/// Whether `dir` holds a finished copy of the run of `cfg` as `scripts/collect-runs.sh` keeps
+/// it (config.toml, provenance.toml, an eval.csv reaching the iterations; what `mpg report`
+/// accepts), with the same config but for the intra-op threads.
+pub fn committed(dir: &std::path::Path, cfg: &RunConfig) -> bool {
+    match crate::report::load::read_run(dir, "") {
+        Ok(run) => {
+            let mut same = run.config;
+            same.threads = cfg.threads;
+            same == *cfg
+        }
+        Err(_) => false,
+    }
+}
+
 /// The dotted keys whose values differ between two configs.
 fn differing_keys(a: &RunConfig, b: &RunConfig) -> Vec<String> {
     fn walk(p: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {

@@ -550,3 +550,42 @@ fn paper_profile_has_the_paper_era_settings() {
     }
     assert_eq!(p.seeds, [0, 1, 2, 3, 4]);
 }
+
+/// `--done DIR`: a committed copy (config.toml, provenance.toml, a complete eval.csv) of the
+/// cell's run counts as finished; another config, a partial eval.csv or no provenance do not.
+#[test]
+fn a_committed_copy_of_the_cell_is_recognised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cell");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = small_cfg();
+    let last = cfg.iterations;
+    let eval = |to: u64| {
+        let mut s = "iteration,wall_s,env_steps,mean_return\n".to_string();
+        for it in [0, to] {
+            s += &format!("{it},1.5,100,-3.0\n");
+        }
+        s
+    };
+    std::fs::write(dir.join("config.toml"), cfg.to_toml()).unwrap();
+    std::fs::write(
+        dir.join("provenance.toml"),
+        "[[session]]\nstarted_at = 0\ngit_commit = \"abc\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("eval.csv"), eval(last)).unwrap();
+    assert!(scheduler::committed(&dir, &cfg));
+    // the intra-op threads may differ (another --jobs)
+    let mut threads = cfg.clone();
+    threads.threads = 7;
+    assert!(scheduler::committed(&dir, &threads));
+    let mut other = cfg.clone();
+    other.seed += 1;
+    assert!(!scheduler::committed(&dir, &other));
+    std::fs::write(dir.join("eval.csv"), eval(last / 2)).unwrap();
+    assert!(!scheduler::committed(&dir, &cfg));
+    std::fs::write(dir.join("eval.csv"), eval(last)).unwrap();
+    std::fs::remove_file(dir.join("provenance.toml")).unwrap();
+    assert!(!scheduler::committed(&dir, &cfg));
+    assert!(!scheduler::committed(&tmp.path().join("absent"), &cfg));
+}
