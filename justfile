@@ -65,13 +65,15 @@ bench-quick *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile quick --done results/quick/runs {{ARGS}}
     scripts/collect-runs.sh results/bench/quick results/quick/runs
-    target/release/mpg report --runs results/quick/runs --out results/quick/report
+    target/release/mpg report --runs results/quick/runs --out results/quick/report --notes results/quick/notes.md $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs)
+    scripts/readme-results.sh
 
 # Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report
 bench-fig6 *ARGS: setup
     cargo build --release --quiet
-    target/release/mpg bench --profile scaling {{ARGS}}
-    target/release/mpg report --runs results/bench/scaling
+    target/release/mpg bench --profile scaling --done results/scaling/runs {{ARGS}}
+    scripts/collect-runs.sh results/bench/scaling results/scaling/runs --timings
+    target/release/mpg report --runs results/scaling/runs --out results/scaling/report
 
 # The bench → report path in seconds (profile `smoke`, as CI's end-to-end test); into results/bench/smoke
 bench-smoke: setup

@@ -3,11 +3,16 @@
 # config.toml, provenance.toml and eval.csv (no checkpoints, no per-interval logs), which is
 # all `mpg report` needs for Table I and Fig. 4–5 (docs/bench.md, "Committed results").
 #   scripts/collect-runs.sh results/bench/quick results/quick/runs
+#   scripts/collect-runs.sh results/bench/scaling results/scaling/runs --timings
+# --timings keeps train.csv and gradients.csv too: Fig. 6 (the scaling profile) reads the
+# policy-gradient times from them.
 # Runs that are not finished are left out; a run copied before is copied again only when its
 # files changed. Prints the runs it copied.
 set -euo pipefail
 src=${1:?usage: collect-runs.sh BENCH_DIR DEST_DIR}
 dst=${2:?usage: collect-runs.sh BENCH_DIR DEST_DIR}
+files="config.toml provenance.toml eval.csv"
+[ "${3:-}" = --timings ] && files="$files train.csv gradients.csv"
 mkdir -p "$dst"
 for run in "$src"/*/; do
   run=${run%/}
@@ -15,13 +20,13 @@ for run in "$src"/*/; do
   [ -f "$run/status" ] && [ "$(tr -d '[:space:]' < "$run/status")" = finished ] || continue
   out="$dst/$name"
   changed=0
-  for f in config.toml provenance.toml eval.csv; do
+  for f in $files; do
     [ -f "$run/$f" ] || { echo "collect-runs: $run/$f missing" >&2; exit 1; }
     cmp -s "$run/$f" "$out/$f" 2>/dev/null || changed=1
   done
   [ $changed = 1 ] || continue
   mkdir -p "$out.tmp"
-  cp "$run/config.toml" "$run/provenance.toml" "$run/eval.csv" "$out.tmp/"
+  for f in $files; do cp "$run/$f" "$out.tmp/"; done
   rm -rf "$out"
   mv "$out.tmp" "$out"
   echo "$name"

@@ -96,14 +96,16 @@ fn mpg_v2_reaches_minus_20_on_the_pendulum_over_seeds() {
     }
 }
 
-/// Measured, seed 0: first past −20 at 1 250 (−11.8), then degrades (docs/learning.md).
+/// Measured first past −20 (docs/learning.md): seeds 0, 1, 2 at 1 250, 1 000, 750, each
+/// degrading after 1 500–1 750; budget 2 000.
 #[test]
 #[ignore = "long: just test-learning"]
 fn nadp_reaches_minus_20_on_the_pendulum() {
     reaches(Algo::Nadp, Task::InvertedPendulum, 0, 2000, 250, -20.0);
 }
 
-/// Measured, seed 0: first past −20 at 6 500 (−15.6), −0.2 at 10 000 (docs/learning.md).
+/// Measured first past −20 (docs/learning.md): seeds 0, 1, 2 at 6 500, 4 500, 4 500 (seed 0 −0.2
+/// at 10 000, then collapses after 11 000; seed 2 after 8 000); budget 15 000.
 #[test]
 #[ignore = "long: just test-learning"]
 fn td3_reaches_minus_20_on_the_pendulum() {
