@@ -112,8 +112,9 @@ fn td3_reaches_minus_20_on_the_pendulum() {
     reaches(Algo::Td3, Task::InvertedPendulum, 0, 15_000, 500, -20.0);
 }
 
-/// Measured, seed 0 (fast path): −36 at 1 500, swings to −4 881 at 11 000, first past −20 at
-/// 16 000 (−19.8), −0.0 from 17 500 to 20 000 (docs/learning.md); budget 24 000.
+/// Measured (fast path, docs/learning.md): seed 0 −36 at 1 500, swings to −4 881 at 11 000,
+/// first past −20 at 16 000 (−19.8), −0.0 from 17 500 to 20 000; seed 1 past −20 at 1 000
+/// (−8.0), swings to −1 950 at 13 000, past again from 17 500, −0.0 at 20 000. Budget 24 000.
 #[test]
 #[ignore = "long: just test-learning"]
 fn sac_reaches_minus_20_on_the_pendulum() {
