@@ -940,6 +940,36 @@ fn bench_smoke_interrupts_resumes_skips_and_reports() {
         assert!(o.status.success(), "mpg report: {}", stderr(&o));
         assert!(out.join("report/report.md").exists());
     }
+
+    // committed copies (scripts/collect-runs.sh) are skipped by `--done` on a fresh --out; the
+    // cell whose copy is removed is started
+    let kept = dir.path().join("kept");
+    let o = Command::new("bash")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/collect-runs.sh"),
+            out_s,
+            kept.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 6);
+    std::fs::remove_dir_all(kept.join(&names[0])).unwrap();
+    let fresh = dir.path().join("fresh");
+    let o = mpg(&[
+        "bench",
+        "--profile",
+        "smoke",
+        "--dry-run",
+        "--out",
+        fresh.to_str().unwrap(),
+        "--done",
+        kept.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(plan.matches("finished: skip").count(), 5, "{plan}");
+    assert!(plan.contains(&format!("{}\tstart", names[0])), "{plan}");
 }
 
 /// `--index env` reads the job-array variables; a number never reads the environment; the
