@@ -132,11 +132,14 @@ fn mpg_v2_reaches_minus_30_on_path_tracking_over_seeds() {
     }
 }
 
-/// Measured, seed 0: −200 at 500, −50 and −30 at 1 000, −10 at 5 000; budget 3 000.
+/// Measured first evaluations past −30 (docs/learning.md): seed 0 at 1 000 (−200 at 500, −10 at
+/// 5 000), seed 1 at 500 (−15.4), seed 2 at 500 (−10.5); budget 3 000 each.
 #[test]
 #[ignore = "long: just test-learning"]
 fn mpg_v1_reaches_minus_30_on_path_tracking() {
-    reaches(Algo::MpgV1, Task::PathTracking, 0, 3000, 500, -30.0);
+    for seed in [0, 1, 2] {
+        reaches(Algo::MpgV1, Task::PathTracking, seed, 3000, 500, -30.0);
+    }
 }
 
 /// Per baseline, seeds tried in turn until one beats −200 within the budget. Measured first
