@@ -685,3 +685,38 @@ fn the_claims_follow_their_rules() {
     // 6 000 like MPG, and n-step ADP is still first and lowest
     assert_eq!(&v[1..3], ["supported", "supported"], "{md}");
 }
+
+/// Claim 3: a cell that never improves on its first evaluation has not "converged first".
+#[test]
+fn a_cell_that_never_improves_has_not_converged() {
+    use Algo::*;
+    let root = tempfile::tempdir().unwrap();
+    for (algo, returns) in [
+        (MpgV1, [-500.0, -20.0, -10.0]),
+        (MpgV2, [-100.0, -900.0, -900.0]), // best at the start
+        (Ndpg, [-500.0, -100.0, -20.0]),
+        (Nadp, [-500.0, -40.0, -200.0]),
+        (Td3, [-500.0, -100.0, -50.0]),
+        (Sac, [-500.0, -100.0, -50.0]),
+    ] {
+        write_run(
+            root.path(),
+            &spec(Task::PathTracking, algo, 0, returns, [1.0, 2.0, 3.0]),
+        );
+    }
+    build(&options(root.path())).unwrap();
+    let md = std::fs::read_to_string(root.path().join("report/report.md")).unwrap();
+    assert!(
+        md.contains("MPG-v2: converged (90 % of the way to its best) at —"),
+        "{md}"
+    );
+    // counted as converging at 0, MPG-v2 would beat n-step ADP (3 000) and contradict the claim;
+    // not counted, n-step ADP is first and its asymptote (−132) the lowest (MPG-v2's best is
+    // its start, −100)
+    assert!(
+        md.contains(
+            "n-step ADP converges no later than any other algorithm and has the lowest asymptote"
+        ),
+        "{md}"
+    );
+}

@@ -116,11 +116,15 @@ fn label(a: Algo) -> String {
 }
 
 /// The evaluation iteration where a group's mean smoothed curve first covers
-/// [`CONVERGED_SHARE`] of the way from its first value to its best.
+/// [`CONVERGED_SHARE`] of the way from its first value to its best; `None` for a group that
+/// never improves on its first evaluation.
 fn converged_at(runs: &[&Run]) -> Option<u64> {
     let c = curves::smoothed(runs, "mean_return")?;
     let m: Vec<f64> = (0..c.iterations.len()).map(|k| mean(&c.at(k))).collect();
     let best = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if best <= m[0] {
+        return None; // never better than at the start: nothing converged
+    }
     let target = m[0] + CONVERGED_SHARE * (best - m[0]);
     m.iter().position(|&v| v >= target).map(|k| c.iterations[k])
 }
