@@ -22,6 +22,10 @@ block=$(mktemp)
   echo
   awk '/^## The paper.s claims/{on=1; next} on && /^\| # \|/{t=1} t && !/^\|/{exit} t' "$rep/report.md"
   echo
+  echo "Verdicts by fixed rules on the runs so far (docs/report.md, \"The claims\"); what lies behind"
+  echo "them — read these before the verdicts — is in the notes under the claims in"
+  echo "[report.md]($rep/report.md) (source: \`results/quick/notes.md\`)."
+  echo
   for f in fig4_path-tracking.png fig5_inverted-pendulum.png; do
     [ -f "$rep/$f" ] && echo "![${f%.png}]($rep/$f)" && echo
   done
