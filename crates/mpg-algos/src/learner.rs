@@ -583,16 +583,7 @@ impl Learner {
         let q1 = FastMlp::from_mlp(&nets.q1);
         let q2 = q2.map(FastMlp::from_mlp);
         let noises: Vec<Vec<f32>> = noises.iter().map(fast::values).collect();
-        let obj = fast::Objective {
-            gamma: self.cfg.gamma,
-            w_data,
-            w_model,
-            full_bptt,
-            obs_scale: self.spec.obs_scale,
-            reward_scale: self.spec.reward_scale as f64,
-            reward_shift: self.spec.reward_shift as f64,
-            act_range,
-        };
+        let obj = self.fast_objective(act_range, w_data, w_model, full_bptt);
         let critic = fast::Critic {
             q1: &q1,
             q2: q2.as_ref(),
@@ -616,19 +607,30 @@ impl Learner {
         )
     }
 
-    /// The fast path's n-step ADP target ([`fast::model_target`]): the target Q1 at the end,
-    /// the stored action first, the current policy after (spec §3.7).
-    fn fast_model_target(&mut self, nets: &Nets, b: &Batch, noises: &[Tensor]) -> Tensor {
-        let obj = fast::Objective {
+    /// The model-based kernels' objective with this learner's γ and task preprocessing.
+    fn fast_objective(
+        &self,
+        act_range: f32,
+        w_data: f64,
+        w_model: f64,
+        full_bptt: bool,
+    ) -> fast::Objective<'static> {
+        fast::Objective {
             gamma: self.cfg.gamma,
-            w_data: 0.0,
-            w_model: 1.0,
-            full_bptt: false,
+            w_data,
+            w_model,
+            full_bptt,
             obs_scale: self.spec.obs_scale,
             reward_scale: self.spec.reward_scale as f64,
             reward_shift: self.spec.reward_shift as f64,
-            act_range: act_range(&nets.policy),
-        };
+            act_range,
+        }
+    }
+
+    /// The fast path's n-step ADP target ([`fast::model_target`]): the target Q1 at the end,
+    /// the stored action first, the current policy after (spec §3.7).
+    fn fast_model_target(&mut self, nets: &Nets, b: &Batch, noises: &[Tensor]) -> Tensor {
+        let obj = self.fast_objective(act_range(&nets.policy), 0.0, 1.0, false);
         let noises: Vec<Vec<f32>> = noises.iter().map(fast::values).collect();
         let y = fast::task_model_target(
             self.spec.task,

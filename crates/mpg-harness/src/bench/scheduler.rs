@@ -60,8 +60,7 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
             ));
         }
     };
-    let mut same = saved.clone();
-    same.threads = cfg.threads;
+    let same = with_threads(&saved, cfg.threads);
     if same != *cfg {
         return Plan::Conflict(format!(
             "{} holds a run with another config (differs in: {}); remove the folder, choose another --out, or restore the profile",
@@ -87,13 +86,17 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
 /// accepts), with the same config but for the intra-op threads.
 pub fn committed(dir: &std::path::Path, cfg: &RunConfig) -> bool {
     match crate::report::load::read_run(dir, "") {
-        Ok(run) => {
-            let mut same = run.config;
-            same.threads = cfg.threads;
-            same == *cfg
-        }
+        Ok(run) => with_threads(&run.config, cfg.threads) == *cfg,
         Err(_) => false,
     }
+}
+
+/// `cfg` with the intra-op `threads` replaced: the runs of a cell compare without them (`--jobs`
+/// may differ between invocations).
+fn with_threads(cfg: &RunConfig, threads: usize) -> RunConfig {
+    let mut c = cfg.clone();
+    c.threads = threads;
+    c
 }
 
 /// The dotted keys whose values differ between two configs.
