@@ -92,16 +92,14 @@ pub fn save(
     meta: &mut Meta,
     opt: &Optimizer,
     buffers: &[&ReplayBuffer],
-    learner_cache: Option<Vec<Tensor>>,
+    extra: Extra,
 ) -> Result<()> {
     let new = sibling(dir, "new");
     let old = sibling(dir, "old");
     let _ = fs::remove_dir_all(&new);
     fs::create_dir_all(&new)?;
     let mut tensors = named_tensors(opt);
-    for (k, t) in learner_cache.into_iter().flatten().enumerate() {
-        tensors.push((format!("learner_cache.{k}"), t));
-    }
+    tensors.extend(extra);
     let refs: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     Tensor::save_multi(&refs, new.join("tensors.pt")).context("writing checkpoint tensors")?;
     for (k, buffer) in buffers.iter().enumerate() {
@@ -182,27 +180,45 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
     Ok(meta)
 }
 
+/// Prefixes of the tensors a trainer saves beside the optimiser's ([`save`]'s `extra`): the
+/// learner's reused batch, and the synchronous trainer's stale parameters (`sync.staleness`).
+pub const CACHE: &str = "learner_cache.";
+pub const STALE: &str = "stale.";
+
+/// Tensors saved beside the optimiser's, by name.
+pub type Extra = Vec<(String, Tensor)>;
+
+/// `tensors` named `{prefix}{k}`, in order.
+pub fn named(prefix: &str, tensors: Vec<Tensor>) -> Extra {
+    (tensors.into_iter().enumerate())
+        .map(|(k, t)| (format!("{prefix}{k}"), t))
+        .collect()
+}
+
+/// The extra tensors whose names start with `prefix`, in saved order.
+pub fn group(extra: &[(String, Tensor)], prefix: &str) -> Vec<Tensor> {
+    (extra.iter())
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(_, t)| t.shallow_clone())
+        .collect()
+}
+
 /// Load the tensors and buffers of a checkpoint into a freshly built optimiser; also returns
-/// the learner's reused batch, if one was open. Everything is read and checked before anything
-/// is written into `opt`.
+/// the extra tensors saved beside them (names under [`CACHE`] or [`STALE`]). Everything is
+/// read and checked before anything is written into `opt`.
 pub fn load_state(
     dir: &Path,
     meta: &Meta,
     opt: &mut Optimizer,
-) -> Result<(Vec<ReplayBuffer>, Option<Vec<Tensor>>)> {
+) -> Result<(Vec<ReplayBuffer>, Extra)> {
     let mut loaded =
         Tensor::load_multi(dir.join("tensors.pt")).context("reading checkpoint tensors")?;
-    let cache: Vec<Tensor> = loaded
-        .iter()
-        .filter(|(n, _)| n.starts_with("learner_cache."))
-        .map(|(_, t)| t.shallow_clone())
+    let is_extra = |n: &str| n.starts_with(CACHE) || n.starts_with(STALE);
+    let extra: Extra = (loaded.iter())
+        .filter(|(n, _)| is_extra(n))
+        .map(|(n, t)| (n.clone(), t.shallow_clone()))
         .collect();
-    loaded.retain(|(n, _)| !n.starts_with("learner_cache."));
-    let cache = match cache.len() {
-        0 => None,
-        6 => Some(cache),
-        n => bail!("{}: {n} learner-cache tensors, expected 6", dir.display()),
-    };
+    loaded.retain(|(n, _)| !is_extra(n));
     let want = named_tensors(opt);
     if loaded.len() != want.len() {
         bail!(
@@ -254,5 +270,5 @@ pub fn load_state(
     opt.iteration = meta.iteration;
     opt.dropped_total = meta.dropped_total;
     opt.dropped_in_row = meta.dropped_in_row;
-    Ok((buffers, cache))
+    Ok((buffers, extra))
 }

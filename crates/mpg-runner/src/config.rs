@@ -90,6 +90,17 @@ pub struct AsyncConfig {
     pub watchdog_s: u64,
 }
 
+/// The synchronous trainer; read only when `trainer = "sync"`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Compute each gradient on the parameters of this many iterations ago (the newest
+    /// parameters while fewer have been applied), and apply it to the newest: a deterministic
+    /// stand-in for the stale gradients of the asynchronous trainer's learners (spec §4), to
+    /// measure what staleness alone does. 0 (the default) is the ordinary synchronous trainer.
+    pub staleness: u64,
+}
+
 /// How evaluation episodes start (decision D7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -172,6 +183,9 @@ pub struct RunConfig {
     /// The asynchronous trainer's threads and queues (spec §4).
     #[serde(rename = "async")]
     pub r#async: AsyncConfig,
+    /// The synchronous trainer's options (absent from configs written before it existed).
+    #[serde(default)]
+    pub sync: SyncConfig,
     /// The learner and optimiser (spec §3, table §3.9).
     pub learner: AlgoConfig,
 }
@@ -217,6 +231,7 @@ impl RunConfig {
                 learner_threads: 1,
                 watchdog_s: 300,
             },
+            sync: SyncConfig::default(),
             learner: AlgoConfig::defaults(algo, task),
         }
     }
@@ -310,6 +325,17 @@ impl RunConfig {
         need(
             (1..=86_400).contains(&a.watchdog_s),
             format!("async.watchdog_s: {} not in 1..=86400", a.watchdog_s),
+        );
+        need(
+            self.sync.staleness <= 1000,
+            format!("sync.staleness: {} not in 0..=1000", self.sync.staleness),
+        );
+        need(
+            self.sync.staleness == 0 || self.trainer == TrainerKind::Sync,
+            format!(
+                "sync.staleness: {} applies to trainer = \"sync\" only (the asynchronous trainer's staleness comes from its threads); set it to 0",
+                self.sync.staleness
+            ),
         );
         need(
             l.gamma > 0.0 && l.gamma <= 1.0,
@@ -752,6 +778,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "async.watchdog_s",
         "async trainer: end the run with a diagnostic when no iteration completes for this many seconds",
+    ),
+    (
+        "sync.staleness",
+        "sync trainer: compute each gradient on the parameters of this many iterations ago (a deterministic stand-in for the async learners' staleness), 0 for none",
     ),
     ("learner.gamma", "discount γ (spec §3.1: 0.98)"),
     ("learner.batch_size", "minibatch size (spec §3.9: 256)"),

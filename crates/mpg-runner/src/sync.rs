@@ -10,14 +10,16 @@ use crate::evaluator::{Evaluation, Evaluator};
 use crate::log::{GradientLog, Interval, append_eval, thread_cpu_ms};
 use crate::resume;
 use crate::run_dir::{RunDir, RunLock, Status, file_len};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use mpg_algos::{Learner, Nets, Optimizer};
 use mpg_envs::pendulum::Pendulum;
 use mpg_envs::{Rng, Sim, Task, VecSim, make_sim};
 use rand::SeedableRng;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use tch::Tensor;
 
 /// Derived seeds of the run's generators (D8): one run seed, a fixed stream per component.
 pub(crate) fn sub_seed(seed: u64, component: u64) -> u64 {
@@ -67,6 +69,48 @@ struct State {
     gradients: GradientLog,
     elapsed_before: f64,
     started: Instant,
+    /// `sync.staleness` > 0: the recent parameters the gradients are computed on.
+    stale: Option<Stale>,
+}
+
+/// `sync.staleness`: the parameters of the last `depth + 1` iterations, oldest first (the
+/// newest is the current one), and networks to load the oldest into. The gradient of iteration
+/// `i` is computed on the parameters of iteration `max(0, i − depth)` — as an asynchronous
+/// learner computes on the snapshot it took while `depth` other gradients were applied — and
+/// applied to the current ones.
+struct Stale {
+    depth: usize,
+    past: VecDeque<Vec<Tensor>>,
+    nets: Nets,
+}
+
+impl Stale {
+    fn new(cfg: &RunConfig) -> Option<Stale> {
+        let depth = cfg.sync.staleness as usize;
+        (depth > 0).then(|| Stale {
+            depth,
+            past: VecDeque::new(),
+            // The values come from `past`; the generator only shapes the networks.
+            nets: Nets::new(
+                cfg.algo,
+                cfg.task,
+                cfg.learner.init,
+                cfg.learner.squash,
+                &mut Rng::seed_from_u64(0),
+            ),
+        })
+    }
+
+    /// Record `current` as iteration `it`'s parameters; return the networks holding those of
+    /// `max(0, it − depth)` and that iteration.
+    fn view(&mut self, current: &Nets, it: u64) -> (&Nets, u64) {
+        self.past.push_back(current.snapshot());
+        while self.past.len() > self.depth + 1 {
+            self.past.pop_front();
+        }
+        self.nets.load(&self.past[0]);
+        (&self.nets, it + 1 - self.past.len() as u64)
+    }
 }
 
 /// A training simulator of `agents` agents (the actors' and the learners' tasks, D1, D20).
@@ -152,6 +196,7 @@ fn build(cfg: &RunConfig, dir: &RunDir) -> State {
         gradients: GradientLog::default(),
         elapsed_before: 0.0,
         started: Instant::now(),
+        stale: Stale::new(cfg),
     }
 }
 
@@ -211,12 +256,18 @@ impl State {
             replay_len: 0,
             more_replay_lens: Vec::new(),
         };
+        let mut extra =
+            checkpoint::named(checkpoint::CACHE, self.learner.cached().unwrap_or_default());
+        if let Some(s) = &self.stale {
+            let flat = s.past.iter().flatten().map(|t| t.shallow_clone()).collect();
+            extra.extend(checkpoint::named(checkpoint::STALE, flat));
+        }
         checkpoint::save(
             &self.dir.checkpoint(),
             &mut meta,
             &self.opt,
             &[&self.buffer],
-            self.learner.cached(),
+            extra,
         )
     }
 
@@ -234,9 +285,11 @@ impl State {
         let it = self.iteration;
         let need_policy = self.opt.policy_due(it);
         let cpu0 = thread_cpu_ms();
-        let grads = self
-            .learner
-            .compute(&self.opt.nets, &batch, it, need_policy);
+        let (nets, version) = match &mut self.stale {
+            Some(s) => s.view(&self.opt.nets, it),
+            None => (&self.opt.nets, it),
+        };
+        let grads = self.learner.compute(nets, &batch, version, need_policy);
         let cpu1 = thread_cpu_ms();
         let t0 = Instant::now();
         let applied = self.opt.apply(&grads).map_err(anyhow::Error::new)?;
@@ -344,7 +397,32 @@ fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
         // Stopped before its first checkpoint: nothing to continue, so start over.
         return Ok(());
     };
-    let (mut buffers, cache) = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
+    let (mut buffers, extra) = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
+    let cache = checkpoint::group(&extra, checkpoint::CACHE);
+    let cache = match cache.len() {
+        0 => None,
+        6 => Some(cache),
+        n => bail!("{}: {n} learner-cache tensors, expected 6", ck.display()),
+    };
+    let past = checkpoint::group(&extra, checkpoint::STALE);
+    let n_params = st.opt.nets.snapshot().len();
+    if past.len() % n_params != 0 {
+        bail!(
+            "{}: {} stale-parameter tensors, not a multiple of the networks' {n_params}",
+            ck.display(),
+            past.len()
+        );
+    }
+    if let Some(s) = &mut st.stale {
+        s.past = (past.chunks(n_params))
+            .map(|c| c.iter().map(|t| t.shallow_clone()).collect())
+            .collect();
+    } else if !past.is_empty() {
+        bail!(
+            "{}: the checkpoint holds stale parameters but sync.staleness is 0",
+            ck.display()
+        );
+    }
     st.actor.load(&meta.actor_sim).map_err(anyhow::Error::msg)?;
     st.actor.rng = meta.actor_rng.clone();
     st.evaluator
@@ -359,4 +437,39 @@ fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
     st.interval = serde_json::from_str(&meta.interval)?;
     st.elapsed_before = meta.elapsed_s;
     resume::truncate_csvs(dir, &meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpg_algos::Algo;
+
+    #[test]
+    fn stale_view_holds_the_parameters_of_depth_iterations_ago() {
+        let mut cfg = RunConfig::defaults(Algo::Td3, Task::InvertedPendulum);
+        cfg.sync.staleness = 3;
+        let mut stale = Stale::new(&cfg).unwrap();
+        let current = Nets::new(
+            cfg.algo,
+            cfg.task,
+            cfg.learner.init,
+            cfg.learner.squash,
+            &mut Rng::seed_from_u64(1),
+        );
+        // Iteration i's parameters are all equal to i; the view must show max(0, i − 3).
+        for i in 0..10u64 {
+            let marked: Vec<Tensor> = (current.snapshot().iter())
+                .map(|t| t.full_like(i as f64))
+                .collect();
+            current.load(&marked);
+            let (nets, version) = stale.view(&current, i);
+            assert_eq!(version, i.saturating_sub(3));
+            for t in nets.snapshot() {
+                let v: Vec<f32> = Vec::try_from(t.flatten(0, -1)).unwrap();
+                assert!(v.iter().all(|&x| x == version as f32), "iteration {i}");
+            }
+        }
+        assert_eq!(stale.past.len(), 4);
+        assert!(Stale::new(&RunConfig::defaults(Algo::Td3, Task::InvertedPendulum)).is_none());
+    }
 }

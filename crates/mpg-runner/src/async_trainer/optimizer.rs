@@ -331,7 +331,13 @@ impl UpdateThread {
         };
         let guards: Vec<_> = self.buffers.iter().map(|b| lock(b)).collect();
         let refs: Vec<&ReplayBuffer> = guards.iter().map(|g| &**g).collect();
-        checkpoint::save(&self.dir.checkpoint(), &mut meta, &self.opt, &refs, None)?;
+        checkpoint::save(
+            &self.dir.checkpoint(),
+            &mut meta,
+            &self.opt,
+            &refs,
+            Vec::new(),
+        )?;
         self.checkpointed_at = self.iteration;
         Ok(())
     }

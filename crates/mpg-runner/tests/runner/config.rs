@@ -130,6 +130,24 @@ fn inconsistent_combinations_are_refused() {
         e.contains("sampling.buffer_size: 100 must be at least sampling.replay_start (3000)"),
         "{e}"
     );
+    let e = resolve_text(
+        "algo = \"td3\"\ntask = \"path-tracking\"\ntrainer = \"async\"\n[sync]\nstaleness = 4\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("sync.staleness: 4 applies to trainer = \"sync\" only"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_config_written_before_the_sync_section_still_reads() {
+    let mut table =
+        toml::Table::try_from(RunConfig::defaults(Algo::MpgV2, Task::PathTracking)).unwrap();
+    table.remove("sync").unwrap();
+    let cfg: RunConfig = toml::from_str(&toml::to_string(&table).unwrap()).unwrap();
+    assert_eq!(cfg, RunConfig::defaults(Algo::MpgV2, Task::PathTracking));
 }
 
 #[test]

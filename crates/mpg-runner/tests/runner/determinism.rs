@@ -172,3 +172,45 @@ fn a_damaged_checkpoint_is_refused_with_the_reason() {
     assert!(format!("{e:#}").contains("replay.bin is"), "{e:#}");
     assert!(format!("{e:#}").contains("truncated"), "{e:#}");
 }
+
+#[test]
+fn sync_staleness_computes_on_old_parameters_and_resumes_exactly() {
+    tch::set_num_threads(1);
+    let depth = 5;
+    let mut cfg = small(Algo::MpgV2, Task::PathTracking);
+    cfg.iterations = 40;
+    let fresh = tempfile::tempdir().unwrap();
+    go(&cfg, fresh.path(), false, None);
+    cfg.sync.staleness = depth;
+    let whole = tempfile::tempdir().unwrap();
+    go(&cfg, whole.path(), false, None);
+    // Each gradient names the parameters it was computed on: those of max(0, i − depth).
+    let rows = without_timing(&whole.path().join("gradients.csv"));
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let (it, version, staleness) = (col("iteration"), col("version"), col("staleness"));
+    assert_eq!(rows.len(), 41);
+    for r in &rows[1..] {
+        let i: u64 = r[it].parse().unwrap();
+        assert_eq!(r[version].parse::<u64>().unwrap(), i.saturating_sub(depth));
+        assert_eq!(r[staleness].parse::<u64>().unwrap(), i.min(depth));
+    }
+    // Stale gradients change the run (the first `depth`+1 iterations' parameters aside).
+    assert_ne!(
+        without_timing(&fresh.path().join("train.csv")),
+        without_timing(&whole.path().join("train.csv"))
+    );
+    // Interrupted while the window fills (3) and once it is full (23): the same CSVs.
+    for stop_at in [3, 23] {
+        let parts = tempfile::tempdir().unwrap();
+        let out = go(&cfg, parts.path(), false, Some(stop_at));
+        assert_eq!(out, Outcome::Interrupted { iteration: stop_at });
+        go(&cfg, parts.path(), true, None);
+        for f in ["eval.csv", "train.csv", "gradients.csv"] {
+            assert_eq!(
+                without_timing(&whole.path().join(f)),
+                without_timing(&parts.path().join(f)),
+                "{f} after resume at {stop_at}"
+            );
+        }
+    }
+}
