@@ -1,8 +1,9 @@
 //! The configuration of a training run: TOML, typed, every key documented, unknown keys
 //! rejected with the nearest valid key suggested, all violations listed at once.
 
-use mpg_algos::{Algo, AlgoConfig};
-use mpg_envs::{Task, Termination};
+use mpg_algos::{Algo, AlgoConfig, Nets};
+use mpg_envs::{Rng, Task, Termination};
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -94,7 +95,7 @@ pub struct AsyncConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
-    /// Compute each gradient on the parameters of this many iterations ago (the newest
+    /// Compute each gradient on the parameters of this many iterations ago (the first
     /// parameters while fewer have been applied), and apply it to the newest: a deterministic
     /// stand-in for the stale gradients of the asynchronous trainer's learners (spec §4), to
     /// measure what staleness alone does. 0 (the default) is the ordinary synchronous trainer.
@@ -234,6 +235,18 @@ impl RunConfig {
             sync: SyncConfig::default(),
             learner: AlgoConfig::defaults(algo, task),
         }
+    }
+
+    /// Networks of this run's algorithm, task, init and squashing, for values loaded later
+    /// (snapshots, checkpoints): the fixed generator only shapes them.
+    pub fn shaped_nets(&self) -> Nets {
+        Nets::new(
+            self.algo,
+            self.task,
+            self.learner.init,
+            self.learner.squash,
+            &mut Rng::seed_from_u64(0),
+        )
     }
 
     /// Every violated constraint, each naming its key and the allowed values.

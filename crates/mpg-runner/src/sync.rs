@@ -90,14 +90,7 @@ impl Stale {
         (depth > 0).then(|| Stale {
             depth,
             past: VecDeque::new(),
-            // The values come from `past`; the generator only shapes the networks.
-            nets: Nets::new(
-                cfg.algo,
-                cfg.task,
-                cfg.learner.init,
-                cfg.learner.squash,
-                &mut Rng::seed_from_u64(0),
-            ),
+            nets: cfg.shaped_nets(),
         })
     }
 
@@ -449,13 +442,7 @@ mod tests {
         let mut cfg = RunConfig::defaults(Algo::Td3, Task::InvertedPendulum);
         cfg.sync.staleness = 3;
         let mut stale = Stale::new(&cfg).unwrap();
-        let current = Nets::new(
-            cfg.algo,
-            cfg.task,
-            cfg.learner.init,
-            cfg.learner.squash,
-            &mut Rng::seed_from_u64(1),
-        );
+        let current = cfg.shaped_nets();
         // Iteration i's parameters are all equal to i; the view must show max(0, i − 3).
         for i in 0..10u64 {
             let marked: Vec<Tensor> = (current.snapshot().iter())

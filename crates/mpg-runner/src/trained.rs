@@ -6,8 +6,6 @@ use crate::config::RunConfig;
 use crate::run_dir::RunDir;
 use anyhow::{Context, Result, bail};
 use mpg_algos::Nets;
-use mpg_envs::Rng;
-use rand::SeedableRng;
 use tch::Tensor;
 
 /// The networks of a run at its last checkpoint.
@@ -32,14 +30,8 @@ impl Trained {
         let ck = checkpoint::locate(&dir.checkpoint())
             .with_context(|| format!("{}: no checkpoint yet", dir.root.display()))?;
         let meta = checkpoint::load_meta(&ck)?;
-        // Values are overwritten from the checkpoint; the generator only shapes the networks.
-        let nets = Nets::new(
-            cfg.algo,
-            cfg.task,
-            cfg.learner.init,
-            cfg.learner.squash,
-            &mut Rng::seed_from_u64(0),
-        );
+        // Values are overwritten from the checkpoint.
+        let nets = cfg.shaped_nets();
         let loaded =
             Tensor::load_multi(ck.join("tensors.pt")).context("reading checkpoint tensors")?;
         let params: Vec<Tensor> = loaded

@@ -91,16 +91,9 @@ pub(crate) struct LocalNets {
 
 impl LocalNets {
     fn new(cfg: &RunConfig) -> LocalNets {
-        // The values come from the snapshots; the generator only shapes the networks.
-        let nets = Nets::new(
-            cfg.algo,
-            cfg.task,
-            cfg.learner.init,
-            cfg.learner.squash,
-            &mut Rng::seed_from_u64(0),
-        );
+        // The values come from the snapshots.
         LocalNets {
-            nets,
+            nets: cfg.shaped_nets(),
             version: None,
         }
     }
