@@ -5,14 +5,20 @@
 #   scripts/collect-runs.sh results/bench/quick results/quick/runs
 #   scripts/collect-runs.sh results/bench/scaling results/scaling/runs --timings
 # --timings keeps train.csv and gradients.csv too: Fig. 6 (the scaling profile) reads the
-# policy-gradient times from them.
+# policy-gradient times from them. --train keeps train.csv only (the losses the notes quote for
+# the control runs).
 # Runs that are not finished are left out; a run copied before is copied again only when its
 # files changed. Prints the runs it copied.
 set -euo pipefail
 src=${1:?usage: collect-runs.sh BENCH_DIR DEST_DIR}
 dst=${2:?usage: collect-runs.sh BENCH_DIR DEST_DIR}
 files="config.toml provenance.toml eval.csv"
-[ "${3:-}" = --timings ] && files="$files train.csv gradients.csv"
+case ${3:-} in
+  --timings) files="$files train.csv gradients.csv" ;;
+  --train) files="$files train.csv" ;;
+  "") ;;
+  *) echo "collect-runs: unknown option ${3} (allowed: --timings, --train)" >&2; exit 2 ;;
+esac
 mkdir -p "$dst"
 for run in "$src"/*/; do
   run=${run%/}

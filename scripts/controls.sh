@@ -9,7 +9,7 @@
 #   scripts/controls.sh inverted-pendulum__mpg-v2__s0 6000 500 q1 learner.critic=q1
 # Runs into results/bench/controls/<cell>__<NAME> (resumable), then copies each finished run's
 # config, provenance, eval.csv and train.csv (the critic's loss and the policy loss, which the
-# notes quote) into results/quick/controls/ (scripts/collect-runs.sh --timings).
+# notes quote) into results/quick/controls/ (scripts/collect-runs.sh --train).
 set -euo pipefail
 cell=${1:?usage: controls.sh CELL ITERATIONS EVAL_INTERVAL NAME [KEY=VALUE...]}
 iters=${2:?iterations}
@@ -29,4 +29,4 @@ else
   "$mpg" train --config "$cfg" --set trainer=sync "${sets[@]}" \
     --iterations "$iters" --set "eval.interval=$every" --out "$out" --quiet
 fi
-scripts/collect-runs.sh results/bench/controls results/quick/controls --timings
+scripts/collect-runs.sh results/bench/controls results/quick/controls --train

@@ -8,7 +8,7 @@
 #   scripts/staleness-controls.sh path-tracking__ndpg__s1 6000 500 0 8 16 28
 #   scripts/staleness-controls.sh inverted-pendulum__mpg-v2__s0 6000 500 0 12
 # Runs into results/bench/staleness/<cell>__d<D> (resumable), then copies each run's config,
-# provenance and eval.csv into results/quick/controls/ (scripts/collect-runs.sh).
+# provenance, eval.csv and train.csv into results/quick/controls/ (scripts/collect-runs.sh --train).
 set -euo pipefail
 cell=${1:?usage: staleness-controls.sh CELL ITERATIONS EVAL_INTERVAL D...}
 iters=${2:?iterations}
@@ -26,4 +26,4 @@ for d in "$@"; do
       --iterations "$iters" --set "eval.interval=$every" --out "$out" --quiet
   fi
 done
-scripts/collect-runs.sh results/bench/staleness results/quick/controls
+scripts/collect-runs.sh results/bench/staleness results/quick/controls --train
