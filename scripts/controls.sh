@@ -7,7 +7,8 @@
 #   scripts/controls.sh inverted-pendulum__mpg-v2__s0 6000 500 paperT100k \
 #       learner.weight_rule=paper learner.weight_total_ite=100000
 #   scripts/controls.sh inverted-pendulum__mpg-v2__s0 6000 500 q1 learner.critic=q1
-# Runs into results/bench/controls/<cell>__<NAME> (resumable), then copies each finished run's
+# Runs into $CONTROLS_DIR/<cell>__<NAME> (resumable; CONTROLS_DIR defaults to
+# results/bench/controls), then copies each finished run's
 # config, provenance, eval.csv and train.csv (the critic's loss and the policy loss, which the
 # notes quote) into results/quick/controls/ (scripts/collect-runs.sh --train).
 set -euo pipefail
@@ -20,7 +21,8 @@ case $name in *[!A-Za-z0-9_.-]*) echo "controls: NAME must be letters, digits, .
 cfg=results/quick/runs/$cell/config.toml
 [ -f "$cfg" ] || { echo "controls: no committed run $cfg" >&2; exit 2; }
 mpg=${MPG:-target/release/mpg}
-out=results/bench/controls/${cell}__$name
+dir=${CONTROLS_DIR:-results/bench/controls}
+out=$dir/${cell}__$name
 if [ -f "$out/status" ]; then
   [ "$(tr -d '[:space:]' < "$out/status")" = finished ] || "$mpg" train --resume "$out" --quiet
 else
@@ -29,4 +31,4 @@ else
   "$mpg" train --config "$cfg" --set trainer=sync "${sets[@]}" \
     --iterations "$iters" --set "eval.interval=$every" --out "$out" --quiet
 fi
-scripts/collect-runs.sh results/bench/controls results/quick/controls --train
+scripts/collect-runs.sh "$dir" results/quick/controls --train

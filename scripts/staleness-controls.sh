@@ -7,23 +7,14 @@
 #   scripts/staleness-controls.sh path-tracking__mpg-v2__s1 9000 1500 0 12
 #   scripts/staleness-controls.sh path-tracking__ndpg__s1 6000 500 0 8 16 28
 #   scripts/staleness-controls.sh inverted-pendulum__mpg-v2__s0 6000 500 0 12
-# Runs into results/bench/staleness/<cell>__d<D> (resumable), then copies each run's config,
-# provenance, eval.csv and train.csv into results/quick/controls/ (scripts/collect-runs.sh --train).
+# Each D is one scripts/controls.sh run named dD into results/bench/staleness/<cell>__dD
+# (resumable), collected with its config, provenance, eval.csv and train.csv into
+# results/quick/controls/.
 set -euo pipefail
 cell=${1:?usage: staleness-controls.sh CELL ITERATIONS EVAL_INTERVAL D...}
 iters=${2:?iterations}
 every=${3:?eval interval}
 shift 3
-cfg=results/quick/runs/$cell/config.toml
-[ -f "$cfg" ] || { echo "staleness-controls: no committed run $cfg" >&2; exit 2; }
-mpg=${MPG:-target/release/mpg}
 for d in "$@"; do
-  out=results/bench/staleness/${cell}__d$d
-  if [ -f "$out/status" ]; then
-    [ "$(tr -d '[:space:]' < "$out/status")" = finished ] || "$mpg" train --resume "$out" --quiet
-  else
-    "$mpg" train --config "$cfg" --set trainer=sync --set "sync.staleness=$d" \
-      --iterations "$iters" --set "eval.interval=$every" --out "$out" --quiet
-  fi
+  CONTROLS_DIR=results/bench/staleness scripts/controls.sh "$cell" "$iters" "$every" "d$d" "sync.staleness=$d"
 done
-scripts/collect-runs.sh results/bench/staleness results/quick/controls --train
