@@ -68,10 +68,10 @@ bench-quick *ARGS: setup
     target/release/mpg report --runs results/quick/runs --out results/quick/report --notes results/quick/notes.md $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs)
     scripts/readme-results.sh
 
-# Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report
+# Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report; one run at a time (its timings are the point), alone on the machine
 bench-fig6 *ARGS: setup
     cargo build --release --quiet
-    target/release/mpg bench --profile scaling --done results/scaling/runs {{ARGS}}
+    target/release/mpg bench --profile scaling --jobs 1 --done results/scaling/runs {{ARGS}}
     scripts/collect-runs.sh results/bench/scaling results/scaling/runs --timings
     target/release/mpg report --runs results/scaling/runs --out results/scaling/report
 

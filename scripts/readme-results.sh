@@ -2,7 +2,7 @@
 # Splice the committed quick report into README.md between the markers
 #   <!-- quick-report:start --> and <!-- quick-report:end -->
 # : Table I of results/quick/report/table1.md, the claims' summary table of report.md, and the
-# learning-curve figures. `just bench-quick` runs it after the report.
+# learning-curve figures (Fig. 4, 5) and Fig. 6 once the `scaling` runs are reported. `just bench-quick` runs it after the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rep=results/quick/report
@@ -26,7 +26,7 @@ block=$(mktemp)
   echo "them — read these before the verdicts — is in the notes under the claims in"
   echo "[report.md]($rep/report.md) (source: \`results/quick/notes.md\`)."
   echo
-  for f in fig4_path-tracking.png fig5_inverted-pendulum.png; do
+  for f in fig4_path-tracking.png fig5_inverted-pendulum.png fig6_path-tracking.png; do
     [ -f "$rep/$f" ] && echo "![${f%.png}]($rep/$f)" && echo
   done
   echo "<!-- quick-report:end -->"

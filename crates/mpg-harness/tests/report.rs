@@ -720,3 +720,59 @@ fn a_cell_that_never_improves_has_not_converged() {
         "{md}"
     );
 }
+
+/// Claim 5 on Fig. 6 runs (`--fig6-runs`): the *median* policy-gradient time of MPG-v2 over
+/// TD3's, then the best throughputs, with "cannot tell" only where the learners outnumber the
+/// cores (2 in PROVENANCE).
+#[test]
+fn claim5_takes_the_median_time_and_the_best_throughput() {
+    use Algo::*;
+    let fig6 = |learners: usize, td3_walls: [f64; 3]| {
+        let root = tempfile::tempdir().unwrap();
+        for (algo, walls) in [(MpgV2, [1.0, 2.0, 3.0]), (Td3, td3_walls)] {
+            let s = Spec {
+                learners,
+                variant: Some("lN"),
+                ..spec(Task::PathTracking, algo, 0, [-1.0; 3], walls)
+            };
+            let dir = write_run(root.path(), &s);
+            // per learner 200 warm-up gradients (dropped, spec §5), then 100 kept: MPG-v2
+            // 10, 20, …, 1 000 ms (median 505, its 0.5th percentile 14.95), TD3 100 ms
+            let mut g = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n".to_string();
+            for l in 0..learners {
+                for k in 0..300 {
+                    let pg = match (algo, k) {
+                        (_, 0..200) => 1e6,
+                        (MpgV2, _) => 10.0 * (k - 199) as f64,
+                        _ => 100.0,
+                    };
+                    g += &format!("{k},{l},{k},1,{pg},2.0\n");
+                }
+            }
+            std::fs::write(dir.join("gradients.csv"), g).unwrap();
+        }
+        let opts = Options {
+            fig6_runs: Some(root.path().to_path_buf()),
+            ..options(root.path())
+        };
+        build(&opts).unwrap();
+        let md = std::fs::read_to_string(root.path().join("report/report.md")).unwrap();
+        let line = md.lines().find(|l| l.starts_with("| 5 | ")).unwrap();
+        (line.rsplit("**").nth(1).unwrap().to_string(), md)
+    };
+    // train.csv: 5 000 iterations over 5/6 of the last wall: MPG-v2 2 000 it/s
+    let (v, md) = fig6(4, [1.0, 2.0, 3.0]);
+    assert!(
+        md.contains("MPG-v2: median policy gradient 505.0 ms"),
+        "{md}"
+    );
+    assert!(md.contains("policy gradient MPG-v2 / TD3 = 5.0×"), "{md}");
+    assert_eq!(v, "supported", "{md}");
+    // TD3 at 4 000 it/s: MPG-v2 reaches 50 %, with 4 learners on 2 cores
+    let (v, md) = fig6(4, [0.5, 1.0, 1.5]);
+    assert_eq!(v, "cannot tell", "{md}");
+    assert!(md.contains("is 50 % of TD3's best"), "{md}");
+    // the same with as many learners as cores: more learners could have added compute
+    let (v, md) = fig6(2, [0.5, 1.0, 1.5]);
+    assert_eq!(v, "contradicted", "{md}");
+}

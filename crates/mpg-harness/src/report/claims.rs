@@ -409,7 +409,7 @@ fn claim5(fig6: &BTreeMap<GroupKey, Vec<&Run>>) -> Claim {
             .iter()
             .flat_map(|r| pg_times(r))
             .collect();
-        (!t.is_empty()).then(|| super::stats::percentile(&sorted(&t), 0.5))
+        (!t.is_empty()).then(|| super::stats::percentile(&sorted(&t), 50.0))
     };
     // mean throughput per learner count
     let tp = |a: Algo| -> BTreeMap<usize, f64> {
