@@ -2,7 +2,8 @@
 # Splice the committed quick report into README.md between the markers
 #   <!-- quick-report:start --> and <!-- quick-report:end -->
 # : Table I of results/quick/report/table1.md, the claims' summary table of report.md, and the
-# learning-curve figures (Fig. 4, 5) and Fig. 6 once the `scaling` runs are reported. `just bench-quick` runs it after the report.
+# learning-curve figures (Fig. 4, 5), and Fig. 6 once the `scaling` runs are reported.
+# `just bench-quick` runs it after the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rep=results/quick/report

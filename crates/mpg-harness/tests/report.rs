@@ -117,20 +117,25 @@ fn write_run(root: &Path, s: &Spec) -> PathBuf {
     if s.learners > 1 {
         // 210 gradients per learner: the first 200 of each are dropped (spec §5); every third
         // row carries no policy gradient (pg_ms empty)
-        let mut g = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n".to_string();
-        for l in 0..s.learners {
-            for k in 0..315 {
-                let pg = if k % 3 == 2 {
-                    String::new()
-                } else {
-                    format!("{}", 20.0 + l as f64)
-                };
-                g += &format!("{k},{l},{k},1,{pg},2.0\n");
-            }
-        }
+        let g = gradients_csv(s.learners, 315, |l, k| {
+            (k % 3 != 2).then_some(20.0 + l as f64)
+        });
         w("gradients.csv", &g);
     }
     dir
+}
+
+/// A gradients.csv with `rows` gradients per learner, `pg(learner, row)` their pg_ms (empty
+/// where `None`: a gradient without a policy part).
+fn gradients_csv(learners: usize, rows: usize, pg: impl Fn(usize, usize) -> Option<f64>) -> String {
+    let mut g = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n".to_string();
+    for l in 0..learners {
+        for k in 0..rows {
+            let pg = pg(l, k).map_or(String::new(), |x| format!("{x}"));
+            g += &format!("{k},{l},{k},1,{pg},2.0\n");
+        }
+    }
+    g
 }
 
 fn spec(task: Task, algo: Algo, seed: u64, returns: [f64; 3], walls: [f64; 3]) -> Spec<'static> {
@@ -738,17 +743,13 @@ fn claim5_takes_the_median_time_and_the_best_throughput() {
             let dir = write_run(root.path(), &s);
             // per learner 200 warm-up gradients (dropped, spec §5), then 100 kept: MPG-v2
             // 10, 20, …, 1 000 ms (median 505, its 0.5th percentile 14.95), TD3 100 ms
-            let mut g = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n".to_string();
-            for l in 0..learners {
-                for k in 0..300 {
-                    let pg = match (algo, k) {
-                        (_, 0..200) => 1e6,
-                        (MpgV2, _) => 10.0 * (k - 199) as f64,
-                        _ => 100.0,
-                    };
-                    g += &format!("{k},{l},{k},1,{pg},2.0\n");
-                }
-            }
+            let g = gradients_csv(learners, 300, |_, k| {
+                Some(match (algo, k) {
+                    (_, 0..200) => 1e6,
+                    (MpgV2, _) => 10.0 * (k - 199) as f64,
+                    _ => 100.0,
+                })
+            });
             std::fs::write(dir.join("gradients.csv"), g).unwrap();
         }
         let opts = Options {

@@ -8,7 +8,7 @@
 use super::curves;
 use super::figures::{pg_times, throughput};
 use super::load::{GroupKey, Run};
-use super::stats::{mean, sorted};
+use super::stats::{mean, median, sorted};
 use super::table1::{Row, Table1, base_score};
 use mpg_algos::Algo;
 use mpg_envs::Task;
@@ -81,14 +81,8 @@ fn median_hit(runs: &[&Run], goal: f64) -> f64 {
                 .map_or(f64::INFINITY, |k| it[k])
         })
         .collect();
-    let s = sorted(&hits);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        // the mean of two infinities is infinite, of a finite and an infinite one too
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
+    // the mean of two infinities is infinite, of a finite and an infinite one too
+    median(&sorted(&hits))
 }
 
 fn iters(x: f64) -> String {
@@ -409,7 +403,7 @@ fn claim5(fig6: &BTreeMap<GroupKey, Vec<&Run>>) -> Claim {
             .iter()
             .flat_map(|r| pg_times(r))
             .collect();
-        (!t.is_empty()).then(|| super::stats::percentile(&sorted(&t), 50.0))
+        (!t.is_empty()).then(|| median(&sorted(&t)))
     };
     // mean throughput per learner count
     let tp = |a: Algo| -> BTreeMap<usize, f64> {

@@ -48,6 +48,17 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// The median of sorted values: the middle one, or the mean of the middle two (so a median over
+/// values some of which are +∞ is finite only when more than half are finite). Panics on none.
+pub fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
 pub fn sorted(v: &[f64]) -> Vec<f64> {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -153,6 +164,11 @@ mod tests {
         assert_eq!(population_std(&[1.0, 3.0]), 1.0);
         assert_eq!(percentile(&[0.0, 10.0, 20.0, 30.0, 40.0], 25.0), 10.0);
         assert_eq!(percentile(&[0.0, 10.0], 25.0), 2.5);
+        assert_eq!(median(&[1.0, 2.0, 9.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 9.0, 10.0]), 5.5);
+        let inf = f64::INFINITY;
+        assert_eq!(median(&[1.0, 2.0, inf]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, inf, inf]), inf);
     }
 
     #[test]
