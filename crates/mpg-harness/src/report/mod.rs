@@ -147,10 +147,10 @@ pub fn build(opts: &Options) -> Result<Summary> {
             None => None,
         };
     let figs = figures::all(&out, &groups, &fig6_groups, &color)?;
-    let claims = claims::all(&t1, &groups, &fig6_groups);
+    let claims = claims::all(&t1, &groups, &fig6_groups, opts.goals);
     let iterations = loaded.runs.iter().map(|r| r.config.iterations).max();
     let mut md = markdown::report(&opts.runs, &loaded, &t1, &figs);
-    let section = claims::markdown(&claims, iterations, notes.as_deref());
+    let section = claims::markdown(&claims, loaded.runs.len(), iterations, notes.as_deref());
     // the claims go after Table I, before the figures
     match md.find("## Figures\n") {
         Some(at) => md.insert_str(at, &section),
