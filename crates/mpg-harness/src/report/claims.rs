@@ -46,6 +46,20 @@ pub struct Claim {
     pub fragile: Option<Vec<(String, Verdict)>>,
 }
 
+impl Claim {
+    /// "Cannot tell" with no reason yet: each claim's rule fills it in.
+    fn new(number: usize, text: &'static str) -> Claim {
+        Claim {
+            number,
+            text,
+            verdict: Verdict::CannotTell,
+            reason: String::new(),
+            numbers: Vec::new(),
+            fragile: None,
+        }
+    }
+}
+
 /// A policy-gradient speed ratio at or above this counts as "much longer" (claim 5).
 pub const MUCH_LONGER: f64 = 3.0;
 /// "Brings its throughput to theirs": at least this share of the data-driven methods' (claim 5).
@@ -149,14 +163,10 @@ fn claim1(t1: &Table1, groups: &BTreeMap<GroupKey, Vec<&Run>>) -> Claim {
     let goal = t1.goals.of(task);
     let mpg = [MpgV1, MpgV2];
     let others = [Ndpg, Td3, Sac];
-    let mut claim = Claim {
-        number: 1,
-        text: "On path tracking, MPG (v1 and v2) reaches the base score in fewer iterations than n-step DPG, TD3 and SAC.",
-        verdict: Verdict::CannotTell,
-        reason: String::new(),
-        numbers: Vec::new(),
-        fragile: None,
-    };
+    let mut claim = Claim::new(
+        1,
+        "On path tracking, MPG (v1 and v2) reaches the base score in fewer iterations than n-step DPG, TD3 and SAC.",
+    );
     let all: Vec<(Task, Algo)> = mpg.iter().chain(&others).map(|&a| (task, a)).collect();
     if let Some(m) = missing(&all, &t1.rows) {
         claim.reason = m;
@@ -207,14 +217,10 @@ fn claim1(t1: &Table1, groups: &BTreeMap<GroupKey, Vec<&Run>>) -> Claim {
 fn claim2(t1: &Table1) -> Claim {
     use Algo::*;
     let task = Task::PathTracking;
-    let mut claim = Claim {
-        number: 2,
-        text: "MPG's asymptotic return on path tracking is the best, with smaller variance than n-step DPG.",
-        verdict: Verdict::CannotTell,
-        reason: String::new(),
-        numbers: Vec::new(),
-        fragile: None,
-    };
+    let mut claim = Claim::new(
+        2,
+        "MPG's asymptotic return on path tracking is the best, with smaller variance than n-step DPG.",
+    );
     let rows: Vec<&Row> = Algo::ALL
         .iter()
         .filter_map(|&a| plain(&t1.rows, task, a))
@@ -279,14 +285,10 @@ fn claim2(t1: &Table1) -> Claim {
 /// Claim 3: n-step ADP converges fast but to the worst asymptotic return.
 fn claim3(t1: &Table1, groups: &BTreeMap<GroupKey, Vec<&Run>>) -> Claim {
     let task = Task::PathTracking;
-    let mut claim = Claim {
-        number: 3,
-        text: "n-step ADP converges fast but to the worst asymptotic return (model error).",
-        verdict: Verdict::CannotTell,
-        reason: String::new(),
-        numbers: Vec::new(),
-        fragile: None,
-    };
+    let mut claim = Claim::new(
+        3,
+        "n-step ADP converges fast but to the worst asymptotic return (model error).",
+    );
     let present: Vec<Algo> = Algo::ALL
         .iter()
         .copied()
@@ -348,14 +350,10 @@ fn claim4(t1: &Table1) -> Claim {
     use Algo::*;
     let task = Task::InvertedPendulum;
     let base = base_score(task);
-    let mut claim = Claim {
-        number: 4,
-        text: "On the pendulum, MPG-v2 is the best; MPG-v1 and n-step DPG fail.",
-        verdict: Verdict::CannotTell,
-        reason: String::new(),
-        numbers: Vec::new(),
-        fragile: None,
-    };
+    let mut claim = Claim::new(
+        4,
+        "On the pendulum, MPG-v2 is the best; MPG-v1 and n-step DPG fail.",
+    );
     if let Some(m) = missing(&every(task), &t1.rows) {
         claim.reason = m;
         return claim;
@@ -399,14 +397,10 @@ fn claim4(t1: &Table1) -> Claim {
 fn claim5(fig6: &BTreeMap<GroupKey, Vec<&Run>>) -> Claim {
     use Algo::*;
     let task = Task::PathTracking;
-    let mut claim = Claim {
-        number: 5,
-        text: "MPG's policy gradient takes much longer than the data-driven ones, and enough learners bring its update throughput to theirs (Fig. 6).",
-        verdict: Verdict::CannotTell,
-        reason: String::new(),
-        numbers: Vec::new(),
-        fragile: None,
-    };
+    let mut claim = Claim::new(
+        5,
+        "MPG's policy gradient takes much longer than the data-driven ones, and enough learners bring its update throughput to theirs (Fig. 6).",
+    );
     let median_pg = |a: Algo| -> Option<f64> {
         let t: Vec<f64> = runs_of(fig6, task, a)?
             .iter()
@@ -502,10 +496,9 @@ pub fn all(
     goals: Goals,
 ) -> Vec<Claim> {
     let mut claims: Vec<Claim> = learning_claims(t1, groups).into();
-    for c in &mut claims {
-        c.fragile = Some(Vec::new());
-    }
-    for (key, runs) in groups {
+    let mut flips: [Vec<(String, Verdict)>; 4] = Default::default();
+    // the claims read plain cells only (`plain`): leaving out a variant's run changes nothing
+    for (key, runs) in groups.iter().filter(|(k, _)| k.variant.is_none()) {
         for (i, run) in runs.iter().enumerate() {
             let mut without = groups.clone();
             let cell = without.get_mut(key).expect("a key of groups");
@@ -514,13 +507,19 @@ pub fn all(
                 without.remove(key);
             }
             let t1 = table1::compute(&without, goals);
-            for (c, again) in claims.iter_mut().zip(learning_claims(&t1, &without)) {
+            for ((c, again), f) in claims
+                .iter()
+                .zip(learning_claims(&t1, &without))
+                .zip(&mut flips)
+            {
                 if again.verdict != c.verdict {
-                    let list = c.fragile.as_mut().expect("set above");
-                    list.push((run.name.clone(), again.verdict));
+                    f.push((run.name.clone(), again.verdict));
                 }
             }
         }
+    }
+    for (c, f) in claims.iter_mut().zip(flips) {
+        c.fragile = Some(f);
     }
     claims.push(claim5(fig6));
     claims
@@ -570,25 +569,25 @@ pub fn markdown(
             "Judged on these runs as they stand, at {n} iterations; \"cannot tell\" where the runs do not decide it. The rules are in docs/report.md (\"The claims\").\n"
         );
     }
+    let robust: Vec<(String, String)> = claims.iter().map(|c| robustness(c, runs)).collect();
     md += "| # | Claim | Verdict | Leave one run out |\n|---|---|---|---|\n";
-    for c in claims {
+    for (c, (_, cell)) in claims.iter().zip(&robust) {
         let _ = writeln!(
             md,
-            "| {} | {} | **{}** | {} |",
+            "| {} | {} | **{}** | {cell} |",
             c.number,
             c.text,
-            c.verdict.label(),
-            robustness(c, runs).1
+            c.verdict.label()
         );
     }
     md += "\n";
-    for c in claims {
+    for (c, (line, _)) in claims.iter().zip(&robust) {
         let _ = writeln!(md, "### Claim {}: {}\n", c.number, c.verdict.label());
         let _ = writeln!(md, "{}\n\nRule as applied: {}.\n", c.text, c.reason);
         for n in &c.numbers {
             let _ = writeln!(md, "- {n}");
         }
-        let _ = writeln!(md, "\nLeave one run out: {}.", robustness(c, runs).0);
+        let _ = writeln!(md, "\nLeave one run out: {line}.");
         md += "\n";
     }
     if let Some(notes) = notes {
