@@ -1,9 +1,9 @@
 //! Reading users' observation/action tables and writing result tables atomically.
 
 use crate::input_err;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Rows of observations and actions read from a CSV with columns `o0..`, `u0..`
 /// (other columns are ignored).
@@ -92,22 +92,8 @@ pub fn read_obs_act(path: &Path, obs_dim: usize, act_dim: usize) -> Result<ObsAc
     Ok(ObsActTable { obs, act, rows })
 }
 
-/// Write a file so that it either appears whole or not at all: a temporary file beside it,
-/// flushed and synced, then renamed over the destination.
+/// Write an output file whole or not at all, never replacing what is not a regular file
+/// (`mpg_runner::output`: a symlink's target is written, a FIFO or device is streamed).
 pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .map_err(|e| input_err!("{}: cannot write in {}: {e}", path.display(), dir.display()))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        fill(&mut w)?;
-        w.flush()?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot rename the finished file to {}", path.display()))?;
-    Ok(())
+    mpg_runner::output::write_output(path, fill)
 }

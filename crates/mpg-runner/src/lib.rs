@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod evaluator;
 pub mod log;
+pub mod output;
 pub mod resume;
 pub mod run_dir;
 pub mod sync;

@@ -85,16 +85,10 @@ impl RunDir {
     }
 }
 
-/// Write a file whole or not at all: temporary file, fsync, rename.
+/// Write a file whole or not at all, never replacing what is not a regular file
+/// ([`crate::output`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::output::write_output_bytes(path, bytes)
 }
 
 /// Append lines to a CSV, writing the header first when the file is new or empty.
