@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "e2e/citations.rs"]
+mod citations;
+
 fn mpg(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mpg"))
         .args(args)
