@@ -315,6 +315,7 @@ fn options(root: &Path) -> Options {
         goals: Goals::default(),
         fig6_runs: None,
         notes: None,
+        readme: None,
     }
 }
 

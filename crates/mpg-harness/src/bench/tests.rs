@@ -381,6 +381,7 @@ fn sh_job(root: &Path, name: &str, script: &str) -> Job {
         name: name.into(),
         dir,
         command,
+        write_first: None,
         total: 10,
         done_before: 0,
     }
