@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "e2e/report_cli.rs"]
 mod report_cli;
 
 fn mpg(args: &[&str]) -> Output {

@@ -80,7 +80,11 @@ fn report_out_inside_a_run_folder_exits_2() {
             stderr(&o)
         );
     }
-    assert_eq!(std::fs::read_dir(&s1).unwrap().count(), 1, "nothing written");
+    assert_eq!(
+        std::fs::read_dir(&s1).unwrap().count(),
+        1,
+        "nothing written"
+    );
 }
 
 /// `mpg bench --collect DIR` without a profile: the finished run folders under --out, only
@@ -133,7 +137,10 @@ fn bench_collect_copies_finished_runs_only() {
         std::fs::read_to_string(dest.join("a__q1/eval.csv")).unwrap(),
         "a__q1 eval.csv\n"
     );
-    assert!(!dest.join("b__d0").exists(), "an unfinished run is left out");
+    assert!(
+        !dest.join("b__d0").exists(),
+        "an unfinished run is left out"
+    );
     let o = collect(&["--train"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "", "nothing changed");

@@ -71,7 +71,22 @@ pub struct Panel {
     /// A symmetric-log y axis, linear within ±the given threshold: curves that differ by orders
     /// of magnitude (diverged runs beside converged ones) all stay visible.
     pub y_symlog: Option<f64>,
+    /// Where the legend goes.
+    pub legend: Legend,
 }
+
+/// A panel's legend: inside the axes (plotters' default place), in a strip right of them (where
+/// it covers no data), or none (the title names the one line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Legend {
+    #[default]
+    Inside,
+    Right,
+    None,
+}
+
+/// The width of a [`Legend::Right`] strip.
+const LEGEND_STRIP: u32 = 210;
 
 /// A box-plot panel: one box per category (matplotlib's conventions, [`BoxStats`]).
 #[derive(Clone, Debug, Default)]
@@ -289,13 +304,24 @@ fn draw_lines(area: &Area, panel: &Panel) -> Result<()> {
     match panel.y_symlog {
         None => {
             let (y0, y1) = panel.y_range.unwrap_or((by0, by1));
-            draw_lines_on(area, panel, (x0, x1), plotters::coord::types::RangedCoordf64::from(y0..y1), (y0, y1))
+            draw_lines_on(
+                area,
+                panel,
+                (x0, x1),
+                plotters::coord::types::RangedCoordf64::from(y0..y1),
+                (y0, y1),
+            )
         }
         Some(c) => {
-            // the data's range, widened to the next tick beyond each end, so an end has a label
+            // the data's range (0 included), widened to the next tick beyond each end, so an
+            // end has a label
             let (lo, hi) = panel.y_range.unwrap_or_else(|| {
-                let lo = by0.min(0.0);
-                let hi = by1.max(0.0);
+                let ys = panel
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.1))
+                    .filter(|y| y.is_finite());
+                let (lo, hi) = ys.fold((0.0f64, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
                 (grow(lo, c), grow(hi, c))
             });
             let y = SymLog { lo, hi, c };
@@ -326,7 +352,14 @@ fn draw_lines_on<Y>(
 where
     Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(area)
+    let (area, strip) = if panel.legend == Legend::Right {
+        let w = area.dim_in_pixel().0;
+        let (a, b) = area.split_horizontally(w.saturating_sub(LEGEND_STRIP));
+        (a, Some(b))
+    } else {
+        (area.clone(), None)
+    };
+    let mut chart = ChartBuilder::on(&area)
         .caption(&panel.title, ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(40)
@@ -347,6 +380,10 @@ where
     if panel.integer_x {
         mesh.x_labels((x1 - x0).round() as usize * 4 + 1)
             .x_label_formatter(&whole);
+    }
+    if panel.y_symlog.is_some() {
+        // the decades are the grid; plotters' fine lines between x labels would crowd it
+        mesh.light_line_style(TRANSPARENT);
     }
     mesh.draw().map_err(err)?;
     for (k, s) in panel.series.iter().enumerate() {
@@ -412,13 +449,40 @@ where
                 .map_err(err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(err)?;
+    match (panel.legend, strip) {
+        (Legend::Inside, _) => chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(err)?,
+        (Legend::Right, Some(strip)) => {
+            // one entry per labelled line, from the top of the axes
+            let mut y = 40;
+            for (k, s) in panel.series.iter().enumerate() {
+                if s.thin || s.label.is_empty() {
+                    continue;
+                }
+                let c = color(s.color.unwrap_or(k));
+                strip
+                    .draw(&PathElement::new(
+                        vec![(6, y), (30, y)],
+                        c.stroke_width(if s.dashed { 1 } else { 2 }),
+                    ))
+                    .map_err(err)?;
+                strip
+                    .draw(&Text::new(
+                        s.label.clone(),
+                        (36, y - 8),
+                        ("sans-serif", 14).into_font().color(&BLACK),
+                    ))
+                    .map_err(err)?;
+                y += 22;
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 

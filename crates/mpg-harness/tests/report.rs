@@ -844,11 +844,23 @@ fn an_output_inside_a_run_folder_is_refused() {
     let root = dir.path();
     let a = write_run(
         root,
-        &spec(Task::InvertedPendulum, Algo::Td3, 0, [-50.0, -5.0, -1.0], [1.0, 2.0, 3.0]),
+        &spec(
+            Task::InvertedPendulum,
+            Algo::Td3,
+            0,
+            [-50.0, -5.0, -1.0],
+            [1.0, 2.0, 3.0],
+        ),
     );
     write_run(
         root,
-        &spec(Task::InvertedPendulum, Algo::Td3, 1, [-40.0, -4.0, -1.5], [1.0, 2.0, 3.0]),
+        &spec(
+            Task::InvertedPendulum,
+            Algo::Td3,
+            1,
+            [-40.0, -4.0, -1.5],
+            [1.0, 2.0, 3.0],
+        ),
     );
     for out in [a.clone(), a.join("rep"), a.join("rep/deeper")] {
         let e = build(&Options {
@@ -860,10 +872,14 @@ fn an_output_inside_a_run_folder_is_refused() {
         assert!(e.is::<InputProblem>(), "{e:#}");
         let msg = e.to_string();
         assert!(
-            msg.contains("inside the run folder") && msg.contains(&a.canonicalize().unwrap().display().to_string()),
+            msg.contains("inside the run folder")
+                && msg.contains(&a.canonicalize().unwrap().display().to_string()),
             "{msg}"
         );
-        assert!(!a.join("report.md").exists() && !a.join("rep").exists(), "nothing written");
+        assert!(
+            !a.join("report.md").exists() && !a.join("rep").exists(),
+            "nothing written"
+        );
     }
     // beside the runs it is fine, and both runs are in it
     let s = build(&Options {
@@ -881,7 +897,13 @@ fn an_output_inside_a_run_folder_is_refused() {
 fn runs_of_one_cell_with_different_configs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let s = spec(Task::InvertedPendulum, Algo::Td3, 0, [-50.0, -5.0, -1.0], [1.0, 2.0, 3.0]);
+    let s = spec(
+        Task::InvertedPendulum,
+        Algo::Td3,
+        0,
+        [-50.0, -5.0, -1.0],
+        [1.0, 2.0, 3.0],
+    );
     write_run(&root.join("a"), &s);
     let long = write_run(&root.join("b"), &s);
     // the same run stretched to twice the iterations
@@ -904,7 +926,9 @@ fn runs_of_one_cell_with_different_configs_are_refused() {
         })
         .collect();
     std::fs::write(long.join("eval.csv"), eval).unwrap();
-    let e = build(&options(root)).err().expect("two configs in one cell refused");
+    let e = build(&options(root))
+        .err()
+        .expect("two configs in one cell refused");
     assert!(e.is::<InputProblem>(), "{e:#}");
     let msg = e.to_string();
     let a = format!("a{}inverted-pendulum__td3__s0", std::path::MAIN_SEPARATOR);
@@ -915,7 +939,13 @@ fn runs_of_one_cell_with_different_configs_are_refused() {
     );
     assert!(!root.join("report").exists(), "nothing written");
     // the same config on another seed, and the intra-op threads differing, are one cell
-    let other = spec(Task::InvertedPendulum, Algo::Td3, 1, [-40.0, -4.0, -1.0], [1.0, 2.0, 3.0]);
+    let other = spec(
+        Task::InvertedPendulum,
+        Algo::Td3,
+        1,
+        [-40.0, -4.0, -1.0],
+        [1.0, 2.0, 3.0],
+    );
     std::fs::remove_dir_all(root.join("b")).unwrap();
     let c = write_run(&root.join("b"), &other);
     let cfg = std::fs::read_to_string(c.join("config.toml")).unwrap();
@@ -939,11 +969,23 @@ fn report_html_is_self_contained_and_the_readme_block_is_spliced() {
         let r = -(seed as f64) * 1000.0;
         write_run(
             &root,
-            &spec(Task::PathTracking, Algo::Td3, seed, [-900.0, -40.0 + r, -20.0 + r], [1.0, 2.0, 3.0]),
+            &spec(
+                Task::PathTracking,
+                Algo::Td3,
+                seed,
+                [-900.0, -40.0 + r, -20.0 + r],
+                [1.0, 2.0, 3.0],
+            ),
         );
         write_run(
             &root,
-            &spec(Task::InvertedPendulum, Algo::Sac, seed, [-50.0, -5.0, -1.0 + r], [1.0, 2.0, 3.0]),
+            &spec(
+                Task::InvertedPendulum,
+                Algo::Sac,
+                seed,
+                [-50.0, -5.0, -1.0 + r],
+                [1.0, 2.0, 3.0],
+            ),
         );
     }
     let readme = dir.path().join("README.md");
@@ -968,14 +1010,21 @@ fn report_html_is_self_contained_and_the_readme_block_is_spliced() {
         .map(|l| l.rsplit_once("](").unwrap().1.trim_end_matches(')'))
         .collect();
     assert!(figures.len() >= 8, "{figures:?}");
-    for f in ["fig4_path-tracking_runs.png", "fig5_inverted-pendulum_runs.png", "metrics_path-tracking_runs.png"] {
+    for f in [
+        "fig4_path-tracking_runs.png",
+        "fig5_inverted-pendulum_runs.png",
+        "metrics_path-tracking_runs.png",
+    ] {
         assert!(figures.contains(&f), "{f} in report.md: {figures:?}");
         let (w, h, _) = png_size(&out.join(f));
         assert!(w >= 500 && h >= 300, "{f}: {w}×{h}");
     }
     for f in &figures {
         let b64 = mpg_harness::report::html::base64(&std::fs::read(out.join(f)).unwrap());
-        assert!(html.contains(&format!("data:image/png;base64,{b64}\"")), "{f} inline");
+        assert!(
+            html.contains(&format!("data:image/png;base64,{b64}\"")),
+            "{f} inline"
+        );
     }
     assert_eq!(html.matches("<img ").count(), figures.len());
     // every table: a markdown table starts with a header row followed by its rule
@@ -1003,11 +1052,25 @@ fn report_html_is_self_contained_and_the_readme_block_is_spliced() {
     assert!(!html.contains("<script") && !html.contains("<link"));
     // the README: the block replaced, the text around it kept, links relative to the README
     let text = std::fs::read_to_string(&readme).unwrap();
-    assert!(text.starts_with("# Project\n\nabove\n\n<!-- quick-report:start -->\n"), "{text}");
-    assert!(text.ends_with("<!-- quick-report:end -->\n\nbelow\n"), "{text}");
+    assert!(
+        text.starts_with("# Project\n\nabove\n\n<!-- quick-report:start -->\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("<!-- quick-report:end -->\n\nbelow\n"),
+        "{text}"
+    );
     assert!(!text.contains("stale"));
-    assert!(text.contains("From [`runs/report/report.md`](runs/report/report.md) (6 complete runs in 2 cells"), "{text}");
-    assert!(text.contains("#### Path tracking") && text.contains("| # | Claim | Verdict |"), "{text}");
+    assert!(
+        text.contains(
+            "From [`runs/report/report.md`](runs/report/report.md) (6 complete runs in 2 cells"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("#### Path tracking") && text.contains("| # | Claim | Verdict |"),
+        "{text}"
+    );
     assert!(
         text.contains("| ![fig4_path-tracking](runs/report/fig4_path-tracking.png) | ![fig4_path-tracking_runs](runs/report/fig4_path-tracking_runs.png) |"),
         "{text}"

@@ -70,7 +70,10 @@ pub fn collect(runs: &[(String, RunDir)], dest: &Path, keep: Keep) -> Result<Col
             let p = dir.root.join(f);
             match std::fs::read(&p) {
                 Ok(b) => contents.push((*f, b)),
-                Err(e) => bail!("{}: cannot read ({e}); the run is finished but incomplete", p.display()),
+                Err(e) => bail!(
+                    "{}: cannot read ({e}); the run is finished but incomplete",
+                    p.display()
+                ),
             }
         }
         let to = dest.join(name);

@@ -419,12 +419,7 @@ fn spawn(job: &mut Job) -> Result<Child, Spawn> {
         .stderr(Stdio::from(err))
         .process_group(0)
         .spawn()
-        .map_err(|e| {
-            Spawn::Failed(format!(
-                "cannot start {:?}: {e}",
-                job.command.get_program()
-            ))
-        })
+        .map_err(|e| Spawn::Failed(format!("cannot start {:?}: {e}", job.command.get_program())))
 }
 
 /// The event for a child that exited with `status`.

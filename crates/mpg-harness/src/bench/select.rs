@@ -49,7 +49,9 @@ pub fn parse_list(arg: &str) -> Result<Selection, String> {
     let mut v: Vec<usize> = Vec::new();
     for part in arg.split(',') {
         let i: usize = part.trim().parse().map_err(|_| {
-            format!("--index {arg}: '{part}' is not a non-negative integer (expected I, I,J,… or 'env')")
+            format!(
+                "--index {arg}: '{part}' is not a non-negative integer (expected I, I,J,… or 'env')"
+            )
         })?;
         if v.contains(&i) {
             return Err(format!("--index {arg}: cell {i} is listed twice"));

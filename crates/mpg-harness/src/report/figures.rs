@@ -7,11 +7,12 @@ use super::load::{GroupKey, Run, task_label};
 use super::stats::{BoxStats, bootstrap_ci, box_stats, mean, median, percentile, seed_of, sorted};
 use super::table1::base_score;
 use crate::plot::{
-    AnyPanel, BoxPanel, Panel, Series, draw_figure, draw_grid, draw_panels, grow, symlog_threshold,
+    AnyPanel, BoxPanel, Legend, Panel, Series, draw_figure, draw_grid, draw_panels, grow,
+    symlog_threshold,
 };
 use anyhow::{Context, Result};
-use mpg_runner::output::write_output_bytes;
 use mpg_envs::Task;
+use mpg_runner::output::write_output_bytes;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -63,7 +64,8 @@ fn outside_note(series: &[Series], (lo, hi): (f64, f64)) -> Vec<String> {
 fn write_png(out: &Path, file: &str, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let tmp = out.join(format!(".{file}.tmp.png"));
     let res = draw(&tmp).and_then(|()| {
-        let bytes = std::fs::read(&tmp).with_context(|| format!("cannot read {}", tmp.display()))?;
+        let bytes =
+            std::fs::read(&tmp).with_context(|| format!("cannot read {}", tmp.display()))?;
         write_output_bytes(&out.join(file), &bytes)
     });
     let _ = std::fs::remove_file(&tmp);
@@ -149,7 +151,7 @@ fn spread_series(
         })
         .collect();
     let mut m = Series {
-        label: format!("{label}: median of {} runs", c.values.len()),
+        label: format!("{label} (median of {})", c.values.len()),
         color: Some(color),
         ..Default::default()
     };
@@ -298,7 +300,9 @@ fn learning_runs(
         .iter()
         .map(|(l, col, c)| spread_series(c, l, *col, true, iterations_x(c)))
         .collect();
-    let c = symlog_threshold(per_algo.iter().flat_map(|s| all_y(s)));
+    // linear within ± the power of ten below the base score's size (10 on path tracking, 1 on
+    // the pendulum): converged runs (−5, −30, −80) stay apart, diverged ones on the decades
+    let c = 10f64.powf(base_score(task).abs().log10().floor());
     let (mut lo, mut hi) = (base_score(task).min(0.0), 0.0f64);
     for s in per_algo.iter().flatten() {
         for p in &s.points {
@@ -310,16 +314,24 @@ fn learning_runs(
     let panels: Vec<Panel> = curves
         .iter()
         .zip(per_algo)
-        .map(|((l, _, _), mut series)| {
+        .map(|((l, _, cv), mut series)| {
             series.push(base_line(task, 0.0, x1));
             Panel {
-                title: format!("{} — {l}", task_label(task)),
+                title: format!(
+                    "{} — {l}, {}",
+                    task_label(task),
+                    match cv.values.len() {
+                        1 => "1 run".to_string(),
+                        n => format!("{n} runs"),
+                    }
+                ),
                 x_label: "Iteration [×10⁴]".into(),
                 y_label: "Average return (symlog)".into(),
                 series,
                 x_range: Some((0.0, x1.max(1e-9))),
                 y_range: Some(range),
                 y_symlog: Some(c),
+                legend: Legend::None,
                 ..Default::default()
             }
         })
@@ -330,7 +342,7 @@ fn learning_runs(
     })?;
     Ok(Figure {
         caption: format!(
-            "Fig. {n}, every run: {} — each run (thin), the median and its interquartile band, on a symmetric-log axis (linear within ±{})",
+            "Fig. {n}, every run: {} — a panel per algorithm: each run (thin), the median across runs (thick) and its interquartile band, the base score dashed; symmetric-log axis (linear within ±{})",
             task_label(task),
             crate::plot::tick_label(c)
         ),
@@ -400,6 +412,7 @@ pub fn metric_curves(
                 y_label: format!("{y_label} (symlog)"),
                 series,
                 y_symlog: Some(c),
+                legend: Legend::Right,
                 ..Default::default()
             });
         }

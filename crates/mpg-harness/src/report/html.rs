@@ -29,13 +29,28 @@ pub fn page(title: &str, md: &str, dir: &Path) -> Result<String> {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         escape(title)
     );
+    // the contents after the title and its first paragraph
+    let mut nav = String::new();
     if !toc.is_empty() {
-        html += "<nav><strong>Contents</strong><ul>\n";
+        nav += "<nav><strong>Contents</strong><ul>\n";
         for (id, text) in &toc {
-            let _ = writeln!(html, "<li><a href=\"#{id}\">{text}</a></li>");
+            let _ = writeln!(nav, "<li><a href=\"#{id}\">{text}</a></li>");
         }
-        html += "</ul></nav>\n";
+        nav += "</ul></nav>\n";
     }
+    let at = body
+        .find("</h1>\n")
+        .map(|h| {
+            let after = h + "</h1>\n".len();
+            match body[after..].starts_with("<p>") {
+                true => body[after..]
+                    .find("</p>\n")
+                    .map_or(after, |p| after + p + 5),
+                false => after,
+            }
+        })
+        .unwrap_or(0);
+    body.insert_str(at, &nav);
     html += &body;
     html += "</body>\n</html>\n";
     Ok(html)

@@ -208,8 +208,9 @@ pub fn build(opts: &Options) -> Result<Summary> {
             notes: notes_name.as_deref(),
             figures: &fig_files,
         });
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputProblem(format!("--readme {}: cannot be read: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputProblem(format!("--readme {}: cannot be read: {e}", path.display()))
+        })?;
         let new = readme::splice(&text, &block)
             .map_err(|e| InputProblem(format!("--readme {}: {e}", path.display())))?;
         write_atomic(path, new.as_bytes())?;
