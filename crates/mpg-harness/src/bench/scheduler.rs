@@ -88,7 +88,7 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
     }
 }
 
-/// Whether `dir` holds a finished copy of the run of `cfg` as `scripts/collect-runs.sh` keeps
+/// Whether `dir` holds a finished copy of the run of `cfg` as `mpg bench --collect` keeps
 /// it (config.toml, provenance.toml, an eval.csv reaching the iterations; what `mpg report`
 /// accepts), with the same config but for the intra-op threads.
 pub fn committed(dir: &std::path::Path, cfg: &RunConfig) -> bool {
