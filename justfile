@@ -60,19 +60,18 @@ bench-all *ARGS: setup
     target/release/mpg bench --profile paper {{ARGS}}
     target/release/mpg report --runs results/bench/paper
 
-# The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick
+# The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick and README.md's results block
 bench-quick *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile quick --done results/quick/runs {{ARGS}}
-    scripts/collect-runs.sh results/bench/quick results/quick/runs
-    target/release/mpg report --runs results/quick/runs --out results/quick/report --notes results/quick/notes.md $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs)
-    scripts/readme-results.sh
+    target/release/mpg bench --profile quick --collect results/quick/runs
+    target/release/mpg report --runs results/quick/runs --out results/quick/report --notes results/quick/notes.md $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) --readme README.md
 
 # Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report; one run at a time (its timings are the point), alone on the machine
 bench-fig6 *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile scaling --jobs 1 --done results/scaling/runs {{ARGS}}
-    scripts/collect-runs.sh results/bench/scaling results/scaling/runs --timings
+    target/release/mpg bench --profile scaling --collect results/scaling/runs --timings
     target/release/mpg report --runs results/scaling/runs --out results/scaling/report
 
 # The bench → report path in seconds (profile `smoke`, as CI's end-to-end test); into results/bench/smoke

@@ -10,7 +10,7 @@
 # Runs into $CONTROLS_DIR/<cell>__<NAME> (resumable; CONTROLS_DIR defaults to
 # results/bench/controls), then copies each finished run's
 # config, provenance, eval.csv and train.csv (the critic's loss and the policy loss, which the
-# notes quote) into results/quick/controls/ (scripts/collect-runs.sh --train).
+# notes quote) into results/quick/controls/ (`mpg bench --collect … --train`).
 set -euo pipefail
 cell=${1:?usage: controls.sh CELL ITERATIONS EVAL_INTERVAL NAME [KEY=VALUE...]}
 iters=${2:?iterations}
@@ -31,4 +31,4 @@ else
   "$mpg" train --config "$cfg" --set trainer=sync "${sets[@]}" \
     --iterations "$iters" --set "eval.interval=$every" --out "$out" --quiet
 fi
-scripts/collect-runs.sh "$dir" results/quick/controls --train
+"$mpg" bench --out "$dir" --collect results/quick/controls --train

@@ -6,11 +6,11 @@ use crate::InputError;
 use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use mpg_harness::bench::collect::{self, Keep};
 use mpg_harness::bench::scheduler::{self, CELL_CONFIG, Counts, Event, Job, Observer, Plan};
 use mpg_harness::bench::select::{self, Selection};
 use mpg_harness::bench::{Profile, cells, validate};
 use mpg_runner::RunDir;
-use mpg_runner::run_dir::write_atomic;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 #[derive(Args)]
 pub struct BenchArgs {
     /// A profile: a name under bench-configs/profiles/ (paper, quick, scaling, smoke) or a path
-    #[arg(long)]
-    profile: String,
+    #[arg(long, required_unless_present = "collect")]
+    profile: Option<String>,
     /// Runs at a time; each gets max(1, cores / jobs) intra-op threads [default: the cores]
     #[arg(long)]
     jobs: Option<usize>,
@@ -31,9 +31,10 @@ pub struct BenchArgs {
     /// Print the selected cells (index, run folder name) in the matrix's stable order and exit
     #[arg(long)]
     list: bool,
-    /// Run one cell, counting from 0; `env` takes it from SLURM_ARRAY_TASK_ID or
-    /// JOB_COMPLETION_INDEX (the environment is read for nothing else)
-    #[arg(long, value_name = "I|env", conflicts_with = "shard")]
+    /// Run one cell, counting from 0, or a list of cells in the order given (the --jobs workers
+    /// pull from it: a cell starts as soon as one is free); `env` takes one from
+    /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (the environment is read for nothing else)
+    #[arg(long, value_name = "I|I,J,…|env", conflicts_with = "shard")]
     index: Option<String>,
     /// Run cells I, I+N, I+2N, … (0 ≤ I < N)
     #[arg(long, value_name = "I/N")]
@@ -41,19 +42,81 @@ pub struct BenchArgs {
     /// Validate, print what each selected cell needs (start, resume, skip), run nothing
     #[arg(long)]
     dry_run: bool,
-    /// Skip the cells whose finished copy is under DIR (scripts/collect-runs.sh's folders, e.g.
+    /// Skip the cells whose finished copy is under DIR (--collect's folders, e.g.
     /// results/quick/runs: the same config, eval.csv complete), so that committed runs are not
     /// run again on a fresh clone
     #[arg(long, value_name = "DIR")]
     done: Option<PathBuf>,
+    /// Run nothing: copy the finished runs under --out (of the selected cells, with a profile;
+    /// every run folder there, without) into DIR for git: config.toml, provenance.toml,
+    /// eval.csv, no checkpoints. Prints the runs copied (new or changed)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["dry_run", "list", "done"])]
+    collect: Option<PathBuf>,
+    /// With --collect: keep train.csv and gradients.csv too (Fig. 6's policy-gradient times)
+    #[arg(long, requires = "collect", conflicts_with = "train")]
+    timings: bool,
+    /// With --collect: keep train.csv too (the losses of control runs)
+    #[arg(long, requires = "collect")]
+    train: bool,
 }
 
 fn input(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(InputError(e.to_string()))
 }
 
+/// `--collect DIR` without a profile: every run folder directly under --out.
+fn collect_all(a: &BenchArgs, dest: &std::path::Path) -> Result<()> {
+    let Some(out) = &a.out else {
+        return Err(input(
+            "--collect without --profile: give --out, the folder whose finished runs to copy",
+        ));
+    };
+    if a.index.is_some() || a.shard.is_some() || a.jobs.is_some() {
+        return Err(input(
+            "--collect without --profile: --index, --shard and --jobs select cells of a profile; give --profile",
+        ));
+    }
+    let runs = collect::folders_under(out).map_err(input)?;
+    report_collected(&runs, dest, keep(a), out)
+}
+
+fn keep(a: &BenchArgs) -> Keep {
+    match (a.timings, a.train) {
+        (true, _) => Keep::Timings,
+        (_, true) => Keep::Train,
+        _ => Keep::Results,
+    }
+}
+
+fn report_collected(
+    runs: &[(String, RunDir)],
+    dest: &std::path::Path,
+    keep: Keep,
+    out: &std::path::Path,
+) -> Result<()> {
+    let done = collect::collect(runs, dest, keep)?;
+    for n in &done.copied {
+        println!("{n}");
+    }
+    eprintln!(
+        "collected into {}: {} copied, {} unchanged, {} not finished (left out) of {} run folders under {}",
+        dest.display(),
+        done.copied.len(),
+        done.unchanged,
+        done.unfinished.len(),
+        runs.len(),
+        out.display()
+    );
+    Ok(())
+}
+
 pub fn bench(a: BenchArgs) -> Result<()> {
-    let profile = Profile::load(&a.profile).map_err(input)?;
+    let Some(profile_arg) = &a.profile else {
+        // clap requires --profile unless --collect is given
+        let dest = a.collect.clone().expect("--collect without --profile");
+        return collect_all(&a, &dest);
+    };
+    let profile = Profile::load(profile_arg).map_err(input)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = a.jobs.unwrap_or(cores);
     if jobs == 0 {
@@ -64,6 +127,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     // Every cell's config is resolved and checked before anything starts.
     let configs = validate(&profile, &all, threads).map_err(input)?;
     let selection = match (&a.index, &a.shard) {
+        (Some(i), _) if i.contains(',') => select::parse_list(i).map_err(input)?,
         (Some(i), _) => {
             Selection::Index(select::parse_index(i, |v| std::env::var(v).ok()).map_err(input)?)
         }
@@ -86,6 +150,19 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/bench").join(&profile.name));
+    if let Some(dest) = &a.collect {
+        // the selected cells' folders that hold the finished run of the profile's config
+        let mut runs = Vec::new();
+        for c in &chosen {
+            let dir = RunDir::new(out.join(c.name()));
+            match scheduler::inspect(&dir, &configs[c.index]) {
+                Plan::Conflict(why) => return Err(input(why)),
+                Plan::Skip | Plan::Resume { .. } | Plan::Locked(_) => runs.push((c.name(), dir)),
+                Plan::Start => {}
+            }
+        }
+        return report_collected(&runs, dest, keep(&a), &out);
+    }
 
     // What each cell needs; a folder holding another run is an error before anything starts.
     let plans: Vec<_> = chosen
@@ -149,6 +226,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let mut queue = Vec::new();
     for (c, dir, plan) in plans {
         let mut cmd = Command::new(&exe);
+        let mut write_first = None;
         let done_before = match plan {
             Plan::Skip => {
                 counts.skipped += 1;
@@ -161,9 +239,13 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             }
             Plan::Conflict(_) => unreachable!("refused above"),
             Plan::Start => {
-                dir.prepare().map_err(input)?;
+                // A new folder is checked writable now; the cell's config is written only
+                // when it starts, under the folder's lock (scheduler::spawn).
+                if !dir.root.exists() {
+                    dir.prepare().map_err(input)?;
+                }
                 let file = dir.root.join(CELL_CONFIG);
-                write_atomic(&file, configs[c.index].to_toml().as_bytes())?;
+                write_first = Some((file.clone(), configs[c.index].to_toml().into_bytes()));
                 cmd.arg("train")
                     .arg("--config")
                     .arg(&file)
@@ -190,6 +272,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             name: c.name(),
             dir,
             command: cmd,
+            write_first,
             total: c.iterations,
             done_before,
         });

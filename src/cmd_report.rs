@@ -1,4 +1,4 @@
-//! `mpg report`: Table I, Fig. 4–6, the tracking metrics and report.md from run folders
+//! `mpg report`: Table I, Fig. 4–6, the tracking metrics, report.md and report.html from run folders
 //! (docs/report.md).
 
 use anyhow::Result;
@@ -33,6 +33,10 @@ pub struct ReportArgs {
     /// A markdown file printed under the verdicts on the paper's claims: the reasons behind them
     #[arg(long, value_name = "FILE")]
     notes: Option<PathBuf>,
+    /// Splice the report's summary (Table I, the claims' verdicts, Fig. 4–6) into FILE between
+    /// `<!-- quick-report:start -->` and `<!-- quick-report:end -->` (appended when absent)
+    #[arg(long, value_name = "FILE")]
+    readme: Option<PathBuf>,
 }
 
 pub fn report(a: ReportArgs) -> Result<()> {
@@ -54,6 +58,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
         },
         fig6_runs: a.fig6_runs,
         notes: a.notes,
+        readme: a.readme.clone(),
     })
     .map_err(|e| match e.downcast::<InputProblem>() {
         Ok(p) => crate::input_err!("{p}"),
@@ -74,10 +79,14 @@ pub fn report(a: ReportArgs) -> Result<()> {
         println!("  {}: {}", r.name, r.reason);
     }
     println!(
-        "wrote {} files to {}; open {}",
+        "wrote {} files to {}; open {} (or {}, the same in one page)",
         summary.files.len(),
         summary.out.display(),
-        summary.out.join("report.md").display()
+        summary.out.join("report.md").display(),
+        summary.out.join("report.html").display()
     );
+    if let Some(r) = &a.readme {
+        println!("{}: the report's block spliced in", r.display());
+    }
     Ok(())
 }

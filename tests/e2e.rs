@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 #[path = "e2e/citations.rs"]
 mod citations;
+#[path = "e2e/report_cli.rs"]
+mod report_cli;
 
 fn mpg(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mpg"))
@@ -944,17 +946,18 @@ fn bench_smoke_interrupts_resumes_skips_and_reports() {
         assert!(out.join("report/report.md").exists());
     }
 
-    // committed copies (scripts/collect-runs.sh) are skipped by `--done` on a fresh --out; the
+    // committed copies (`mpg bench --collect`) are skipped by `--done` on a fresh --out; the
     // cell whose copy is removed is started
     let kept = dir.path().join("kept");
-    let o = Command::new("bash")
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/collect-runs.sh"),
-            out_s,
-            kept.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = mpg(&[
+        "bench",
+        "--profile",
+        "smoke",
+        "--out",
+        out_s,
+        "--collect",
+        kept.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 6);
     std::fs::remove_dir_all(kept.join(&names[0])).unwrap();

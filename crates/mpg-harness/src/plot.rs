@@ -50,6 +50,10 @@ pub struct Series {
     pub markers: bool,
     /// Palette index; the series' position in the panel when `None`.
     pub color: Option<usize>,
+    /// A thin, light line without a legend entry: one run among many.
+    pub thin: bool,
+    /// Only the points, as dots without a line or legend entry (one per run).
+    pub dots: bool,
 }
 
 /// A panel: title, axis labels and its lines.
@@ -64,7 +68,25 @@ pub struct Panel {
     pub y_range: Option<(f64, f64)>,
     /// Label the x axis at whole numbers only (counts, such as learners).
     pub integer_x: bool,
+    /// A symmetric-log y axis, linear within ±the given threshold: curves that differ by orders
+    /// of magnitude (diverged runs beside converged ones) all stay visible.
+    pub y_symlog: Option<f64>,
+    /// Where the legend goes.
+    pub legend: Legend,
 }
+
+/// A panel's legend: inside the axes (plotters' default place), in a strip right of them (where
+/// it covers no data), or none (the title names the one line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Legend {
+    #[default]
+    Inside,
+    Right,
+    None,
+}
+
+/// The width of a [`Legend::Right`] strip.
+const LEGEND_STRIP: u32 = 210;
 
 /// A box-plot panel: one box per category (matplotlib's conventions, [`BoxStats`]).
 #[derive(Clone, Debug, Default)]
@@ -146,6 +168,130 @@ fn clip_y(points: &[(f64, f64)], y0: f64, y1: f64) -> Vec<Vec<(f64, f64)>> {
     parts
 }
 
+/// A symmetric-log axis over `lo..hi`: position ∝ sign(y)·log10(1 + |y|/c), linear within ±c
+/// (matplotlib's `symlog` with base 10), ticks at 0 and ±c·10^k.
+#[derive(Clone, Debug)]
+pub struct SymLog {
+    pub lo: f64,
+    pub hi: f64,
+    pub c: f64,
+}
+
+impl SymLog {
+    pub fn t(&self, y: f64) -> f64 {
+        y.signum() * (1.0 + y.abs() / self.c).log10()
+    }
+
+    /// The ticks inside the range: 0 and ±c·10^k, thinned to at most `max` (every other decade
+    /// first), with 2 and 5 times them when the range spans less than two decades.
+    pub fn ticks(&self, max: usize) -> Vec<f64> {
+        let mut v = Vec::new();
+        let inside = |y: f64| y >= self.lo && y <= self.hi;
+        if inside(0.0) {
+            v.push(0.0);
+        }
+        let top = self.lo.abs().max(self.hi.abs());
+        let mut decades = Vec::new();
+        let mut m = self.c;
+        while m <= top * 1.000_001 && decades.len() < 40 {
+            decades.push(m);
+            m *= 10.0;
+        }
+        let mut mags: Vec<f64> = decades.clone();
+        if decades.len() < 3 {
+            mags = decades
+                .iter()
+                .flat_map(|&d| [d, 2.0 * d, 5.0 * d])
+                .filter(|&d| d <= top * 1.000_001)
+                .collect();
+        }
+        let signed = |mags: &[f64]| -> Vec<f64> {
+            let mut out: Vec<f64> = v.clone();
+            for &d in mags {
+                for y in [-d, d] {
+                    if inside(y) {
+                        out.push(y);
+                    }
+                }
+            }
+            out
+        };
+        let mut out = signed(&mags);
+        let mut step = 2;
+        while out.len() > max.max(2) && step < mags.len() {
+            let kept: Vec<f64> = mags.iter().rev().step_by(step).copied().collect();
+            out = signed(&kept);
+            step += 1;
+        }
+        out.sort_by(f64::total_cmp);
+        out
+    }
+}
+
+impl Ranged for SymLog {
+    type FormatOption = plotters::coord::ranged1d::NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let (a, b) = (self.t(self.lo), self.t(self.hi));
+        if b == a {
+            return (limit.0 + limit.1) / 2;
+        }
+        let f = (self.t(*v) - a) / (b - a);
+        limit.0 + (f * (limit.1 - limit.0) as f64).round() as i32
+    }
+
+    fn key_points<H: plotters::coord::ranged1d::KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        self.ticks(hint.max_num_points())
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+impl plotters::coord::ranged1d::ValueFormatter<f64> for SymLog {
+    fn format(v: &f64) -> String {
+        tick_label(*v)
+    }
+}
+
+/// A tick's value, short: `0`, `-0.01`, `-20`, `-1000`, `-1e4`.
+pub fn tick_label(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if v.abs() >= 1e4 || v.abs() < 1e-3 {
+        let e = v.abs().log10().floor();
+        let m = v / 10f64.powf(e);
+        let m = (m * 10.0).round() / 10.0;
+        return if (m.abs() - 1.0).abs() < 1e-9 {
+            format!("{}1e{e}", if v < 0.0 { "-" } else { "" })
+        } else {
+            format!("{m}e{e}")
+        };
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// The symmetric-log threshold for values `v`: the power of ten at or below their 10th
+/// percentile of magnitude (at least 1e-6), so that most of the data lies on the log part.
+pub fn symlog_threshold(v: impl IntoIterator<Item = f64>) -> f64 {
+    let mut mags: Vec<f64> = v
+        .into_iter()
+        .filter(|x| x.is_finite() && *x != 0.0)
+        .map(f64::abs)
+        .collect();
+    if mags.is_empty() {
+        return 1.0;
+    }
+    mags.sort_by(f64::total_cmp);
+    let q = mags[mags.len() / 10];
+    10f64.powf(q.log10().floor()).max(1e-6)
+}
+
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{e}")
 }
@@ -155,13 +301,70 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 fn draw_lines(area: &Area, panel: &Panel) -> Result<()> {
     let (bx0, bx1, by0, by1) = bounds(&panel.series);
     let (x0, x1) = panel.x_range.unwrap_or((bx0, bx1));
-    let (y0, y1) = panel.y_range.unwrap_or((by0, by1));
-    let mut chart = ChartBuilder::on(area)
+    match panel.y_symlog {
+        None => {
+            let (y0, y1) = panel.y_range.unwrap_or((by0, by1));
+            draw_lines_on(
+                area,
+                panel,
+                (x0, x1),
+                plotters::coord::types::RangedCoordf64::from(y0..y1),
+                (y0, y1),
+            )
+        }
+        Some(c) => {
+            // the data's range (0 included), widened to the next tick beyond each end, so an
+            // end has a label
+            let (lo, hi) = panel.y_range.unwrap_or_else(|| {
+                let ys = panel
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.1))
+                    .filter(|y| y.is_finite());
+                let (lo, hi) = ys.fold((0.0f64, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
+                (grow(lo, c), grow(hi, c))
+            });
+            let y = SymLog { lo, hi, c };
+            draw_lines_on(area, panel, (x0, x1), y, (lo, hi))
+        }
+    }
+}
+
+/// `y` moved outwards to the next ±c·10^k (0 stays 0): an axis end with a tick.
+pub fn grow(y: f64, c: f64) -> f64 {
+    if y == 0.0 {
+        return 0.0;
+    }
+    let mut m = c;
+    while m < y.abs() * 0.999_999 {
+        m *= 10.0;
+    }
+    m.copysign(y)
+}
+
+fn draw_lines_on<Y>(
+    area: &Area,
+    panel: &Panel,
+    (x0, x1): (f64, f64),
+    y_coord: Y,
+    (y0, y1): (f64, f64),
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let (area, strip) = if panel.legend == Legend::Right {
+        let w = area.dim_in_pixel().0;
+        let (a, b) = area.split_horizontally(w.saturating_sub(LEGEND_STRIP));
+        (a, Some(b))
+    } else {
+        (area.clone(), None)
+    };
+    let mut chart = ChartBuilder::on(&area)
         .caption(&panel.title, ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
+        .build_cartesian_2d(x0..x1, y_coord)
         .map_err(err)?;
     let whole = |x: &f64| {
         if (x - x.round()).abs() < 1e-9 {
@@ -177,6 +380,10 @@ fn draw_lines(area: &Area, panel: &Panel) -> Result<()> {
     if panel.integer_x {
         mesh.x_labels((x1 - x0).round() as usize * 4 + 1)
             .x_label_formatter(&whole);
+    }
+    if panel.y_symlog.is_some() {
+        // the decades are the grid; plotters' fine lines between x labels would crowd it
+        mesh.light_line_style(TRANSPARENT);
     }
     mesh.draw().map_err(err)?;
     for (k, s) in panel.series.iter().enumerate() {
@@ -197,15 +404,32 @@ fn draw_lines(area: &Area, panel: &Panel) -> Result<()> {
                 )))
                 .map_err(err)?;
         }
-        let style = ShapeStyle::from(&color).stroke_width(2);
+        let style = if s.thin {
+            ShapeStyle::from(&color.mix(0.45)).stroke_width(1)
+        } else {
+            ShapeStyle::from(&color).stroke_width(2)
+        };
         // the legend entry, whether or not any of the line is inside the axes
-        chart
-            .draw_series(LineSeries::new(std::iter::empty(), style))
-            .map_err(err)?
-            .label(s.label.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        if !s.thin {
+            chart
+                .draw_series(LineSeries::new(std::iter::empty(), style))
+                .map_err(err)?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        if s.dots {
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .filter(|p| (y0..=y1).contains(&p.1))
+                        .map(|&p| Circle::new(p, 3, color.mix(0.6).filled())),
+                )
+                .map_err(err)?;
+            continue;
+        }
         for part in clip_y(&s.points, y0, y1) {
             if s.dashed {
                 chart.draw_series(DashedLineSeries::new(part, 6, 4, style))
@@ -225,13 +449,40 @@ fn draw_lines(area: &Area, panel: &Panel) -> Result<()> {
                 .map_err(err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(err)?;
+    match (panel.legend, strip) {
+        (Legend::Inside, _) => chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(err)?,
+        (Legend::Right, Some(strip)) => {
+            // one entry per labelled line, from the top of the axes
+            let mut y = 40;
+            for (k, s) in panel.series.iter().enumerate() {
+                if s.thin || s.label.is_empty() {
+                    continue;
+                }
+                let c = color(s.color.unwrap_or(k));
+                strip
+                    .draw(&PathElement::new(
+                        vec![(6, y), (30, y)],
+                        c.stroke_width(if s.dashed { 1 } else { 2 }),
+                    ))
+                    .map_err(err)?;
+                strip
+                    .draw(&Text::new(
+                        s.label.clone(),
+                        (36, y - 8),
+                        ("sans-serif", 14).into_font().color(&BLACK),
+                    ))
+                    .map_err(err)?;
+                y += 22;
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -322,6 +573,32 @@ pub fn draw_figure(path: &Path, panels: &[AnyPanel], width: u32, panel_height: u
             AnyPanel::Lines(p) => draw_lines(&area, p)?,
             AnyPanel::Boxes(p) => draw_boxes(&area, p)?,
         }
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Line panels in a grid of `cols` columns (filled row by row), each `panel_width` ×
+/// `panel_height`.
+pub fn draw_grid(
+    path: &Path,
+    panels: &[Panel],
+    cols: usize,
+    panel_width: u32,
+    panel_height: u32,
+) -> Result<()> {
+    register_font();
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols).max(1);
+    let root = BitMapBackend::new(
+        path,
+        (panel_width * cols as u32, panel_height * rows as u32),
+    )
+    .into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let areas = root.split_evenly((rows, cols));
+    for (panel, area) in panels.iter().zip(areas) {
+        draw_lines(&area, panel)?;
     }
     root.present().map_err(err)?;
     Ok(())

@@ -315,6 +315,7 @@ fn options(root: &Path) -> Options {
         goals: Goals::default(),
         fig6_runs: None,
         notes: None,
+        readme: None,
     }
 }
 
@@ -833,4 +834,245 @@ fn claim5_takes_the_median_time_and_the_best_throughput() {
     // the same with as many learners as cores: more learners could have added compute
     let (v, md) = fig6(2, [0.5, 1.0, 1.5]);
     assert_eq!(v, "contradicted", "{md}");
+}
+
+/// issue 23: `--out` inside a run folder would write the report into it and hide that run from
+/// its own report; it is refused naming the run folder, and nothing is written.
+#[test]
+fn an_output_inside_a_run_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let a = write_run(
+        root,
+        &spec(
+            Task::InvertedPendulum,
+            Algo::Td3,
+            0,
+            [-50.0, -5.0, -1.0],
+            [1.0, 2.0, 3.0],
+        ),
+    );
+    write_run(
+        root,
+        &spec(
+            Task::InvertedPendulum,
+            Algo::Td3,
+            1,
+            [-40.0, -4.0, -1.5],
+            [1.0, 2.0, 3.0],
+        ),
+    );
+    for out in [a.clone(), a.join("rep"), a.join("rep/deeper")] {
+        let e = build(&Options {
+            out: Some(out.clone()),
+            ..options(root)
+        })
+        .err()
+        .unwrap_or_else(|| panic!("--out {} accepted", out.display()));
+        assert!(e.is::<InputProblem>(), "{e:#}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("inside the run folder")
+                && msg.contains(&a.canonicalize().unwrap().display().to_string()),
+            "{msg}"
+        );
+        assert!(
+            !a.join("report.md").exists() && !a.join("rep").exists(),
+            "nothing written"
+        );
+    }
+    // beside the runs it is fine, and both runs are in it
+    let s = build(&Options {
+        out: Some(root.join("report")),
+        ..options(root)
+    })
+    .unwrap();
+    assert_eq!(s.runs, 2);
+}
+
+/// issue 23: runs of one cell whose configs differ (here 6 000 against 12 000 iterations, and
+/// the same seed) are an error naming both folders and the key — neither pooled into one
+/// Table I cell nor dropped as a "duplicate".
+#[test]
+fn runs_of_one_cell_with_different_configs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let s = spec(
+        Task::InvertedPendulum,
+        Algo::Td3,
+        0,
+        [-50.0, -5.0, -1.0],
+        [1.0, 2.0, 3.0],
+    );
+    write_run(&root.join("a"), &s);
+    let long = write_run(&root.join("b"), &s);
+    // the same run stretched to twice the iterations
+    let cfg = std::fs::read_to_string(long.join("config.toml")).unwrap();
+    std::fs::write(
+        long.join("config.toml"),
+        cfg.replace("iterations = 6000", "iterations = 12000"),
+    )
+    .unwrap();
+    let eval = std::fs::read_to_string(long.join("eval.csv")).unwrap();
+    let eval: String = eval
+        .lines()
+        .enumerate()
+        .map(|(k, l)| match k {
+            0 => format!("{l}\n"),
+            _ => {
+                let (_, rest) = l.split_once(',').unwrap();
+                format!("{},{rest}\n", 6000 * (k - 1))
+            }
+        })
+        .collect();
+    std::fs::write(long.join("eval.csv"), eval).unwrap();
+    let e = build(&options(root))
+        .err()
+        .expect("two configs in one cell refused");
+    assert!(e.is::<InputProblem>(), "{e:#}");
+    let msg = e.to_string();
+    let a = format!("a{}inverted-pendulum__td3__s0", std::path::MAIN_SEPARATOR);
+    let b = format!("b{}inverted-pendulum__td3__s0", std::path::MAIN_SEPARATOR);
+    assert!(
+        msg.contains(&a) && msg.contains(&b) && msg.contains("differ in: iterations"),
+        "{msg}"
+    );
+    assert!(!root.join("report").exists(), "nothing written");
+    // the same config on another seed, and the intra-op threads differing, are one cell
+    let other = spec(
+        Task::InvertedPendulum,
+        Algo::Td3,
+        1,
+        [-40.0, -4.0, -1.0],
+        [1.0, 2.0, 3.0],
+    );
+    std::fs::remove_dir_all(root.join("b")).unwrap();
+    let c = write_run(&root.join("b"), &other);
+    let cfg = std::fs::read_to_string(c.join("config.toml")).unwrap();
+    assert!(cfg.contains("\nthreads = 1\n"), "{cfg}");
+    std::fs::write(
+        c.join("config.toml"),
+        cfg.replace("\nthreads = 1\n", "\nthreads = 2\n"),
+    )
+    .unwrap();
+    let s = build(&options(root)).unwrap();
+    assert_eq!((s.runs, s.cells), (2, 1));
+}
+
+/// report.html: one file with every table and figure of report.md inline (base64 PNG), no
+/// `src`/`href` pointing outside the page; `--readme` splices the summary between its markers.
+#[test]
+fn report_html_is_self_contained_and_the_readme_block_is_spliced() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    for seed in 0..3 {
+        let r = -(seed as f64) * 1000.0;
+        write_run(
+            &root,
+            &spec(
+                Task::PathTracking,
+                Algo::Td3,
+                seed,
+                [-900.0, -40.0 + r, -20.0 + r],
+                [1.0, 2.0, 3.0],
+            ),
+        );
+        write_run(
+            &root,
+            &spec(
+                Task::InvertedPendulum,
+                Algo::Sac,
+                seed,
+                [-50.0, -5.0, -1.0 + r],
+                [1.0, 2.0, 3.0],
+            ),
+        );
+    }
+    let readme = dir.path().join("README.md");
+    std::fs::write(
+        &readme,
+        "# Project\n\nabove\n\n<!-- quick-report:start -->\nstale\n<!-- quick-report:end -->\n\nbelow\n",
+    )
+    .unwrap();
+    let s = build(&Options {
+        readme: Some(readme.clone()),
+        ..options(&root)
+    })
+    .unwrap();
+    let out = root.join("report");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(s.files.contains(&"report.html".to_string()));
+    // every figure of report.md, inline
+    let figures: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("!["))
+        .map(|l| l.rsplit_once("](").unwrap().1.trim_end_matches(')'))
+        .collect();
+    assert!(figures.len() >= 8, "{figures:?}");
+    for f in [
+        "fig4_path-tracking_runs.png",
+        "fig5_inverted-pendulum_runs.png",
+        "metrics_path-tracking_runs.png",
+    ] {
+        assert!(figures.contains(&f), "{f} in report.md: {figures:?}");
+        let (w, h, _) = png_size(&out.join(f));
+        assert!(w >= 500 && h >= 300, "{f}: {w}×{h}");
+    }
+    for f in &figures {
+        let b64 = mpg_harness::report::html::base64(&std::fs::read(out.join(f)).unwrap());
+        assert!(
+            html.contains(&format!("data:image/png;base64,{b64}\"")),
+            "{f} inline"
+        );
+    }
+    assert_eq!(html.matches("<img ").count(), figures.len());
+    // every table: a markdown table starts with a header row followed by its rule
+    let lines: Vec<&str> = md.lines().collect();
+    let tables = lines
+        .windows(2)
+        .filter(|w| w[0].starts_with('|') && w[1].starts_with("|---"))
+        .count();
+    assert!(tables >= 6, "{tables}");
+    assert_eq!(html.matches("<table>").count(), tables);
+    assert!(html.contains("The paper&#39;s claims") || html.contains("The paper's claims"));
+    // nothing outside the page: every src is data:, every href an anchor that exists
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            let v = &part[..part.find('"').unwrap()];
+            match attr {
+                "src=\"" => assert!(v.starts_with("data:image/png;base64,"), "{v}"),
+                _ => {
+                    assert!(v.starts_with('#'), "{v}");
+                    assert!(html.contains(&format!("id=\"{}\"", &v[1..])), "anchor {v}");
+                }
+            }
+        }
+    }
+    assert!(!html.contains("<script") && !html.contains("<link"));
+    // the README: the block replaced, the text around it kept, links relative to the README
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(
+        text.starts_with("# Project\n\nabove\n\n<!-- quick-report:start -->\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("<!-- quick-report:end -->\n\nbelow\n"),
+        "{text}"
+    );
+    assert!(!text.contains("stale"));
+    assert!(
+        text.contains(
+            "From [`runs/report/report.md`](runs/report/report.md) (6 complete runs in 2 cells"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("#### Path tracking") && text.contains("| # | Claim | Verdict |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| ![fig4_path-tracking](runs/report/fig4_path-tracking.png) | ![fig4_path-tracking_runs](runs/report/fig4_path-tracking_runs.png) |"),
+        "{text}"
+    );
 }

@@ -6,7 +6,7 @@
 //! which forwards exactly one SIGINT per signal it receives: a child checkpoints and exits 130
 //! on the first (a second would make it exit at once).
 
-use mpg_runner::run_dir::{RunDir, RunLock};
+use mpg_runner::run_dir::{RunDir, RunLock, write_atomic};
 use mpg_runner::{RunConfig, Status};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -46,6 +46,13 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
                 dir.root.display()
             ));
         }
+        // a folder without a config may be a run just starting (its `mpg train` holds the
+        // lock and has not yet written config.toml): nothing of it is touched then
+        if dir.root.exists()
+            && let Err(e) = RunLock::acquire(dir)
+        {
+            return Plan::Locked(format!("{e:#}"));
+        }
         return Plan::Start;
     }
     let saved: RunConfig = match std::fs::read_to_string(dir.config())
@@ -65,7 +72,7 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
         return Plan::Conflict(format!(
             "{} holds a run with another config (differs in: {}); remove the folder, choose another --out, or restore the profile",
             dir.root.display(),
-            differing_keys(&same, cfg).join(", ")
+            crate::report::load::differing_keys(&same, cfg).join(", ")
         ));
     }
     if dir.read_status().as_deref() == Some(Status::Finished.line().as_str()) {
@@ -81,7 +88,7 @@ pub fn inspect(dir: &RunDir, cfg: &RunConfig) -> Plan {
     }
 }
 
-/// Whether `dir` holds a finished copy of the run of `cfg` as `scripts/collect-runs.sh` keeps
+/// Whether `dir` holds a finished copy of the run of `cfg` as `mpg bench --collect` keeps
 /// it (config.toml, provenance.toml, an eval.csv reaching the iterations; what `mpg report`
 /// accepts), with the same config but for the intra-op threads.
 pub fn committed(dir: &std::path::Path, cfg: &RunConfig) -> bool {
@@ -97,32 +104,6 @@ fn with_threads(cfg: &RunConfig, threads: usize) -> RunConfig {
     let mut c = cfg.clone();
     c.threads = threads;
     c
-}
-
-/// The dotted keys whose values differ between two configs.
-fn differing_keys(a: &RunConfig, b: &RunConfig) -> Vec<String> {
-    fn walk(p: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {
-        match (a, b) {
-            (toml::Value::Table(x), Some(toml::Value::Table(y))) => {
-                for (k, v) in x {
-                    let path = if p.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{p}.{k}")
-                    };
-                    walk(&path, v, y.get(k), out);
-                }
-            }
-            (x, Some(y)) if x == y => {}
-            _ => out.push(p.to_string()),
-        }
-    }
-    let (ta, tb) = (toml::Value::try_from(a), toml::Value::try_from(b));
-    let mut out = Vec::new();
-    if let (Ok(ta), Ok(tb)) = (ta, tb) {
-        walk("", &ta, Some(&tb), &mut out);
-    }
-    out
 }
 
 /// The iteration of a `train.csv`'s last row (its first column), 0 when there is none. Reads
@@ -149,6 +130,9 @@ pub struct Job {
     pub dir: RunDir,
     /// `mpg train …` with its arguments; stdout and stderr are sent to the folder's `bench.log`.
     pub command: Command,
+    /// A file written into the folder just before the start, under the folder's lock
+    /// (`bench-cell.toml` of a new cell): path and content.
+    pub write_first: Option<(std::path::PathBuf, Vec<u8>)>,
     /// Iterations of the run, and those done before this invocation (for the ETA).
     pub total: u64,
     pub done_before: u64,
@@ -286,6 +270,16 @@ pub fn run(
             };
             counts.pending = pending.len();
             match spawn(&mut job) {
+                Err(Spawn::Locked(why)) => {
+                    counts.locked += 1;
+                    obs.event(
+                        &Event::Locked {
+                            name: job.name,
+                            why,
+                        },
+                        &counts,
+                    );
+                }
                 Ok(child) => {
                     counts.running += 1;
                     obs.event(&Event::Started(job.name.clone()), &counts);
@@ -296,7 +290,7 @@ pub fn run(
                         started: Instant::now(),
                     });
                 }
-                Err(why) => {
+                Err(Spawn::Failed(why)) => {
                     counts.failed += 1;
                     failures.push((job.name.clone(), why.clone()));
                     obs.event(
@@ -377,8 +371,32 @@ pub fn run(
     }
 }
 
-fn spawn(job: &mut Job) -> Result<Child, String> {
-    let log_path = job.dir.root.join(CELL_LOG);
+/// Why a job did not start.
+enum Spawn {
+    /// Another live process holds the folder's lock: nothing of the folder was written.
+    Locked(String),
+    Failed(String),
+}
+
+/// Start a job: the folder's lock is taken first, and only while it is held are the job's first
+/// file and its `bench.log` written (issue 23: a concurrent bench never writes into a cell
+/// another process runs); the lock is released just before the child, which takes it itself.
+fn spawn(job: &mut Job) -> Result<Child, Spawn> {
+    let root = &job.dir.root;
+    std::fs::create_dir_all(root)
+        .map_err(|e| Spawn::Failed(format!("cannot create {}: {e}", root.display())))?;
+    let lock = RunLock::acquire(&job.dir).map_err(|e| {
+        let why = format!("{e:#}");
+        if why.contains("is in use by process") {
+            Spawn::Locked(why)
+        } else {
+            Spawn::Failed(why)
+        }
+    })?;
+    if let Some((path, bytes)) = &job.write_first {
+        write_atomic(path, bytes).map_err(|e| Spawn::Failed(format!("{e:#}")))?;
+    }
+    let log_path = root.join(CELL_LOG);
     let open = || {
         std::fs::OpenOptions::new()
             .create(true)
@@ -388,16 +406,20 @@ fn spawn(job: &mut Job) -> Result<Child, String> {
     let (out, err) = match (open(), open()) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            return Err(format!("cannot write {}: {e}", log_path.display()));
+            return Err(Spawn::Failed(format!(
+                "cannot write {}: {e}",
+                log_path.display()
+            )));
         }
     };
+    drop(lock);
     job.command
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", job.command.get_program()))
+        .map_err(|e| Spawn::Failed(format!("cannot start {:?}: {e}", job.command.get_program())))
 }
 
 /// The event for a child that exited with `status`.

@@ -381,6 +381,7 @@ fn sh_job(root: &Path, name: &str, script: &str) -> Job {
         name: name.into(),
         dir,
         command,
+        write_first: None,
         total: 10,
         done_before: 0,
     }
@@ -588,4 +589,100 @@ fn a_committed_copy_of_the_cell_is_recognised() {
     std::fs::remove_file(dir.join("provenance.toml")).unwrap();
     assert!(!scheduler::committed(&dir, &cfg));
     assert!(!scheduler::committed(&tmp.path().join("absent"), &cfg));
+}
+
+/// `--jobs 2` is one queue: the third job starts as soon as the second ends, while the first is
+/// still running (it waits for a file only the third creates, and gives up after 60 s: without
+/// the queue it would fail).
+#[test]
+fn a_job_starts_as_soon_as_any_slot_is_free() {
+    let tmp = tempfile::tempdir().unwrap();
+    let go = tmp.path().join("go");
+    let jobs = vec![
+        sh_job(
+            tmp.path(),
+            "waits",
+            &format!(
+                "i=0; while [ ! -e {g} ]; do i=$((i+1)); [ $i -gt 1200 ] && exit 7; sleep 0.05; done",
+                g = go.display()
+            ),
+        ),
+        sh_job(tmp.path(), "quick", "true"),
+        sh_job(tmp.path(), "third", &format!("touch {}", go.display())),
+    ];
+    let mut rec = Recorder::default();
+    let counts = Counts {
+        total: 3,
+        ..Counts::default()
+    };
+    let s = scheduler::run(jobs, 2, counts, &AtomicUsize::new(0), &mut rec);
+    assert_eq!(
+        (s.counts.finished, s.counts.failed),
+        (3, 0),
+        "{:?}",
+        s.failures
+    );
+    let pos = |e: Event| rec.0.iter().position(|x| *x == e).unwrap();
+    assert!(pos(Event::Started("third".into())) < rec.0.len());
+    let waits_end = rec
+        .0
+        .iter()
+        .position(|e| matches!(e, Event::Finished { name, .. } if name == "waits"))
+        .unwrap();
+    assert!(
+        pos(Event::Started("third".into())) < waits_end,
+        "{:?}",
+        rec.0
+    );
+}
+
+/// A job whose folder another live process holds is reported locked, and nothing of the folder
+/// is written: not the job's first file, not its bench.log (issue 23).
+#[test]
+fn a_locked_folder_is_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut job = sh_job(tmp.path(), "cell", "true");
+    let file = job.dir.root.join("bench-cell.toml");
+    std::fs::write(&file, "theirs\n").unwrap();
+    job.write_first = Some((file.clone(), b"ours\n".to_vec()));
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    std::fs::write(
+        job.dir.lock_file(),
+        format!(
+            "host={}\npid={}\nheartbeat={}\n",
+            mpg_runner::run_dir::hostname(),
+            holder.id(),
+            mpg_runner::run_dir::now_s()
+        ),
+    )
+    .unwrap();
+    let mut rec = Recorder::default();
+    let counts = Counts {
+        total: 1,
+        ..Counts::default()
+    };
+    let s = scheduler::run(vec![job], 1, counts, &AtomicUsize::new(0), &mut rec);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(s.counts.locked, 1);
+    assert!(
+        matches!(&rec.0[0], Event::Locked { name, why } if name == "cell" && why.contains("in use"))
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "theirs\n");
+    assert!(!tmp.path().join("cell/bench.log").exists());
+    // free again: the file is written under the lock, the job runs
+    let mut job = sh_job(tmp.path(), "cell", "true");
+    job.write_first = Some((file.clone(), b"ours\n".to_vec()));
+    let s = scheduler::run(
+        vec![job],
+        1,
+        Counts::default(),
+        &AtomicUsize::new(0),
+        &mut rec,
+    );
+    assert_eq!(s.counts.finished, 1);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "ours\n");
 }

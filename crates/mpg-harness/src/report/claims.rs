@@ -556,6 +556,23 @@ fn robustness(c: &Claim, runs: usize) -> (String, String) {
 
 /// The report's section: a summary table, each claim with its numbers, then `notes` (the
 /// hand-written reasons) when given.
+/// The claims' table: number, claim, verdict, leave-one-out robustness (report.md and the
+/// README's block).
+pub fn summary_table(claims: &[Claim], runs: usize) -> String {
+    let mut md = String::from("| # | Claim | Verdict | Leave one run out |\n|---|---|---|---|\n");
+    for c in claims {
+        let (_, cell) = robustness(c, runs);
+        let _ = writeln!(
+            md,
+            "| {} | {} | **{}** | {cell} |",
+            c.number,
+            c.text,
+            c.verdict.label()
+        );
+    }
+    md
+}
+
 pub fn markdown(
     claims: &[Claim],
     runs: usize,
@@ -570,16 +587,7 @@ pub fn markdown(
         );
     }
     let robust: Vec<(String, String)> = claims.iter().map(|c| robustness(c, runs)).collect();
-    md += "| # | Claim | Verdict | Leave one run out |\n|---|---|---|---|\n";
-    for (c, (_, cell)) in claims.iter().zip(&robust) {
-        let _ = writeln!(
-            md,
-            "| {} | {} | **{}** | {cell} |",
-            c.number,
-            c.text,
-            c.verdict.label()
-        );
-    }
+    md += &summary_table(claims, runs);
     md += "\n";
     for (c, (line, _)) in claims.iter().zip(&robust) {
         let _ = writeln!(md, "### Claim {}: {}\n", c.number, c.verdict.label());

@@ -4,18 +4,27 @@
 
 use super::curves::{self, Curves};
 use super::load::{GroupKey, Run, task_label};
-use super::stats::{BoxStats, bootstrap_ci, box_stats, mean, seed_of};
+use super::stats::{BoxStats, bootstrap_ci, box_stats, mean, median, percentile, seed_of, sorted};
 use super::table1::base_score;
-use crate::plot::{AnyPanel, BoxPanel, Panel, Series, draw_figure, draw_panels};
+use crate::plot::{
+    AnyPanel, BoxPanel, Legend, Panel, Series, draw_figure, draw_grid, draw_panels, grow,
+    symlog_threshold,
+};
 use anyhow::{Context, Result};
 use mpg_envs::Task;
+use mpg_runner::output::write_output_bytes;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Each panel of the every-run figures (one per algorithm): width × height; three columns.
+pub const RUNS_PANEL: (u32, u32) = (560, 380);
+pub const RUNS_COLUMNS: usize = 3;
 /// Learning-curve figures: width × height in pixels.
 pub const CURVE_SIZE: (u32, u32) = (1000, 600);
 /// Each tracking-metric panel: width × height.
 pub const METRIC_PANEL: (u32, u32) = (1000, 300);
+/// Each panel of the every-run tracking metrics: taller, its axis spans decades.
+pub const METRIC_RUNS_PANEL_HEIGHT: u32 = 380;
 /// Fig. 6: height of each of its two panels; its width grows with the number of boxes.
 pub const FIG6_PANEL_HEIGHT: u32 = 450;
 /// Pixels per box in Fig. 6 (at least 1000 in all).
@@ -50,17 +59,16 @@ fn outside_note(series: &[Series], (lo, hi): (f64, f64)) -> Vec<String> {
 }
 
 /// Draw a PNG whole or not at all: into a temporary file beside it (plotters picks the format
-/// from the `.png` extension), then renamed over `out/file`.
+/// from the `.png` extension), then written to `out/file` through `mpg_runner::output` (which
+/// never renames over a symlink, FIFO or device).
 fn write_png(out: &Path, file: &str, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let tmp = out.join(format!(".{file}.tmp.png"));
     let res = draw(&tmp).and_then(|()| {
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, out.join(file))
-            .with_context(|| format!("cannot write {}", out.join(file).display()))
+        let bytes =
+            std::fs::read(&tmp).with_context(|| format!("cannot read {}", tmp.display()))?;
+        write_output_bytes(&out.join(file), &bytes)
     });
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let _ = std::fs::remove_file(&tmp);
     res
 }
 
@@ -120,6 +128,48 @@ fn mean_series(c: &Curves, label: &str, color: usize, x_of: impl Fn(usize) -> f6
         s.band.push((x_of(k), lo, hi));
     }
     s
+}
+
+/// Each run as a thin line, then the median across runs with the interquartile band (25th to
+/// 75th percentile): what the runs did, whatever a few of them do to the mean.
+fn spread_series(
+    c: &Curves,
+    label: &str,
+    color: usize,
+    band: bool,
+    x_of: impl Fn(usize) -> f64,
+) -> Vec<Series> {
+    let mut out: Vec<Series> = c
+        .values
+        .iter()
+        .map(|v| Series {
+            label: String::new(),
+            points: v.iter().enumerate().map(|(k, &y)| (x_of(k), y)).collect(),
+            color: Some(color),
+            thin: true,
+            ..Default::default()
+        })
+        .collect();
+    let mut m = Series {
+        label: format!("{label} (median of {})", c.values.len()),
+        color: Some(color),
+        ..Default::default()
+    };
+    for k in 0..c.iterations.len() {
+        let v = sorted(&c.at(k));
+        m.points.push((x_of(k), median(&v)));
+        if band {
+            m.band
+                .push((x_of(k), percentile(&v, 25.0), percentile(&v, 75.0)));
+        }
+    }
+    out.push(m);
+    out
+}
+
+/// Every finite y of the panels' series (the symmetric-log threshold is fitted to them).
+fn all_y(series: &[Series]) -> impl Iterator<Item = f64> + '_ {
+    series.iter().flat_map(|s| s.points.iter().map(|p| p.1))
 }
 
 fn iterations_x(c: &Curves) -> impl Fn(usize) -> f64 + '_ {
@@ -196,6 +246,7 @@ pub fn learning_curves(
         file,
         notes,
     }];
+    figs.push(learning_runs(out, task, &curves, x1)?);
     // against wall-clock time: x is the mean across the runs of the seconds at each evaluation
     let max_s = curves
         .iter()
@@ -235,13 +286,78 @@ pub fn learning_curves(
     Ok(figs)
 }
 
+/// Fig. 4–5 with every run: a panel per algorithm (same axes), each run a thin line, the
+/// median across runs with its interquartile band, the base score dashed, on a symmetric-log y
+/// axis that keeps diverged runs (returns of −10⁴ and below) beside converged ones in view.
+fn learning_runs(
+    out: &Path,
+    task: Task,
+    curves: &[(String, usize, Curves)],
+    x1: f64,
+) -> Result<Figure> {
+    let n = fig_number(task);
+    let per_algo: Vec<Vec<Series>> = curves
+        .iter()
+        .map(|(l, col, c)| spread_series(c, l, *col, true, iterations_x(c)))
+        .collect();
+    // linear within ± the power of ten below the base score's size (10 on path tracking, 1 on
+    // the pendulum): converged runs (−5, −30, −80) stay apart, diverged ones on the decades
+    let c = 10f64.powf(base_score(task).abs().log10().floor());
+    let (mut lo, mut hi) = (base_score(task).min(0.0), 0.0f64);
+    for s in per_algo.iter().flatten() {
+        for p in &s.points {
+            lo = lo.min(p.1);
+            hi = hi.max(p.1);
+        }
+    }
+    let range = (grow(lo, c), grow(hi, c));
+    let panels: Vec<Panel> = curves
+        .iter()
+        .zip(per_algo)
+        .map(|((l, _, cv), mut series)| {
+            series.push(base_line(task, 0.0, x1));
+            Panel {
+                title: format!(
+                    "{} — {l}, {}",
+                    task_label(task),
+                    match cv.values.len() {
+                        1 => "1 run".to_string(),
+                        n => format!("{n} runs"),
+                    }
+                ),
+                x_label: "Iteration [×10⁴]".into(),
+                y_label: "Average return (symlog)".into(),
+                series,
+                x_range: Some((0.0, x1.max(1e-9))),
+                y_range: Some(range),
+                y_symlog: Some(c),
+                legend: Legend::None,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let file = format!("fig{n}_{}_runs.png", task.name());
+    write_png(out, &file, |p| {
+        draw_grid(p, &panels, RUNS_COLUMNS, RUNS_PANEL.0, RUNS_PANEL.1)
+    })?;
+    Ok(Figure {
+        caption: format!(
+            "Fig. {n}, every run: {} — a panel per algorithm: each run (thin), the median across runs (thick) and its interquartile band, the base score dashed; symmetric-log axis (linear within ±{})",
+            task_label(task),
+            crate::plot::tick_label(c)
+        ),
+        file,
+        notes: Vec::new(),
+    })
+}
+
 /// The tracking metrics of spec §5 over training, one panel per metric.
 pub fn metric_curves(
     out: &Path,
     task: Task,
     groups: &[(&GroupKey, &Vec<&Run>)],
     color: &dyn Fn(&GroupKey) -> usize,
-) -> Result<Option<Figure>> {
+) -> Result<Vec<Figure>> {
     let mut panels = Vec::new();
     for (col, y_label) in metrics(task) {
         let series: Vec<Series> = groups
@@ -262,20 +378,58 @@ pub fn metric_curves(
         }
     }
     if panels.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let file = format!("metrics_{}.png", task.name());
     write_png(out, &file, |p| {
         draw_panels(p, &panels, METRIC_PANEL.0, METRIC_PANEL.1)
     })?;
-    Ok(Some(Figure {
+    let mut figs = vec![Figure {
         caption: format!(
             "{}: tracking metrics over training (smoothed, mean across runs, 95 % bootstrap band)",
             task_label(task)
         ),
         file,
         notes: Vec::new(),
-    }))
+    }];
+    // every run: thin lines and the median, a symmetric-log axis (a diverged run's RMS error is
+    // orders of magnitude above a converged one's)
+    let mut panels = Vec::new();
+    for (col, y_label) in metrics(task) {
+        let series: Vec<Series> = groups
+            .iter()
+            .filter_map(|(k, runs)| {
+                curves::smoothed(runs, col)
+                    .map(|c| spread_series(&c, &k.label(), color(k), false, iterations_x(&c)))
+            })
+            .flatten()
+            .collect();
+        if !series.is_empty() {
+            let c = symlog_threshold(all_y(&series));
+            panels.push(Panel {
+                title: format!("{} — {y_label}, every run", task_label(task)),
+                x_label: "Iteration [×10⁴]".into(),
+                y_label: format!("{y_label} (symlog)"),
+                series,
+                y_symlog: Some(c),
+                legend: Legend::Right,
+                ..Default::default()
+            });
+        }
+    }
+    let file = format!("metrics_{}_runs.png", task.name());
+    write_png(out, &file, |p| {
+        draw_panels(p, &panels, METRIC_PANEL.0, METRIC_RUNS_PANEL_HEIGHT)
+    })?;
+    figs.push(Figure {
+        caption: format!(
+            "{}: tracking metrics, every run (thin) and the median across runs, on symmetric-log axes",
+            task_label(task)
+        ),
+        file,
+        notes: Vec::new(),
+    });
+    Ok(figs)
 }
 
 /// A run's policy-gradient times (ms) after each learner's first [`PG_WARMUP`]: gradients.csv's
@@ -333,13 +487,31 @@ pub fn fig6(
     task: Task,
     groups: &[(&GroupKey, &Vec<&Run>)],
     color: &dyn Fn(&GroupKey) -> usize,
-) -> Result<Option<Figure>> {
+) -> Result<Vec<Figure>> {
     let mut boxes: Vec<(String, BoxStats)> = Vec::new();
     let mut box_colors = Vec::new();
     let mut lines = Vec::new();
+    // every run's throughput as a dot, the algorithms side by side at each learner count, and
+    // the median across runs as the line
+    let mut run_lines = Vec::new();
+    let n_groups = groups.len();
     let mut no_timings = Vec::new();
     let (mut lmin, mut lmax) = (usize::MAX, 0);
-    for (k, runs) in groups {
+    for (gi, (k, runs)) in groups.iter().enumerate() {
+        let shift = (gi as f64 - (n_groups as f64 - 1.0) / 2.0) * 0.07;
+        let mut dots = Series {
+            label: String::new(),
+            color: Some(color(k)),
+            thin: true,
+            dots: true,
+            ..Default::default()
+        };
+        let mut medians = Series {
+            label: k.label(),
+            color: Some(color(k)),
+            markers: true,
+            ..Default::default()
+        };
         let mut by_learners: BTreeMap<usize, Vec<&Run>> = BTreeMap::new();
         for r in runs.iter() {
             by_learners.entry(r.learners).or_default().push(r);
@@ -367,6 +539,11 @@ pub fn fig6(
             }
             let tp: Vec<f64> = rs.iter().filter_map(|r| throughput(r)).collect();
             if !tp.is_empty() {
+                dots.points
+                    .extend(tp.iter().map(|&t| (*n as f64 + shift, t)));
+                medians
+                    .points
+                    .push((*n as f64 + shift, median(&sorted(&tp))));
                 line.points.push((*n as f64, mean(&tp)));
                 lmin = lmin.min(*n);
                 lmax = lmax.max(*n);
@@ -374,6 +551,8 @@ pub fn fig6(
         }
         if !line.points.is_empty() {
             lines.push(line);
+            run_lines.push(dots);
+            run_lines.push(medians);
         }
     }
     let mut panels = Vec::new();
@@ -401,7 +580,7 @@ pub fn fig6(
         }));
     }
     if panels.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let n_boxes = match &panels[0] {
         AnyPanel::Boxes(b) => b.boxes.len() as u32,
@@ -412,7 +591,34 @@ pub fn fig6(
     write_png(out, &file, |p| {
         draw_figure(p, &panels, width, FIG6_PANEL_HEIGHT)
     })?;
-    Ok(Some(Figure {
+    let mut figs = Vec::new();
+    if !run_lines.is_empty() {
+        let runs_file = format!("fig6_{}_runs.png", task.name());
+        let panel = Panel {
+            title: format!(
+                "Fig. 6, every run: {} — update throughput (dots: runs; line: median)",
+                task_label(task)
+            ),
+            x_label: "Learners (algorithms side by side)".into(),
+            y_label: "Iterations per second".into(),
+            series: run_lines,
+            x_range: Some((lmin as f64 - 0.5, lmax as f64 + 0.5)),
+            integer_x: true,
+            ..Default::default()
+        };
+        write_png(out, &runs_file, |p| {
+            draw_panels(p, &[panel], 1000, FIG6_PANEL_HEIGHT)
+        })?;
+        figs.push(Figure {
+            caption: format!(
+                "Fig. 6, every run: {} update throughput of each run by learner count, with the median across runs",
+                task_label(task)
+            ),
+            file: runs_file,
+            notes: Vec::new(),
+        });
+    }
+    figs.insert(0, Figure {
         caption: format!(
             "Fig. 6: {} time efficiency — policy-gradient time per algorithm and update throughput by learner count",
             task_label(task)
@@ -426,7 +632,8 @@ pub fn fig6(
                 no_timings.join(", ")
             )]
         },
-    }))
+    });
+    Ok(figs)
 }
 
 /// Every figure of the report, in order: per task Fig. 4/5 (two), Fig. 6, the metrics.

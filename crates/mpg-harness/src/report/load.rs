@@ -138,6 +138,8 @@ pub struct Rejected {
 pub struct Loaded {
     pub runs: Vec<Run>,
     pub rejected: Vec<Rejected>,
+    /// Runs of one cell whose configs differ, one line per pair: the report refuses them.
+    pub conflicts: Vec<String>,
 }
 
 impl Loaded {
@@ -151,6 +153,13 @@ impl Loaded {
     }
 }
 
+/// Whether `dir` holds any of a run's marker files (config.toml, eval.csv, status).
+pub fn is_run_folder(dir: &Path) -> bool {
+    ["config.toml", "eval.csv", "status"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+}
+
 /// Every folder under `root` (itself included, down to [`MAX_DEPTH`]) holding any of a run's
 /// marker files, except `skip` (the report's own folder) and `checkpoint/` folders.
 pub fn find_run_folders(root: &Path, skip: &Path) -> Vec<PathBuf> {
@@ -158,10 +167,7 @@ pub fn find_run_folders(root: &Path, skip: &Path) -> Vec<PathBuf> {
         if dir == skip {
             return;
         }
-        if ["config.toml", "eval.csv", "status"]
-            .iter()
-            .any(|f| dir.join(f).is_file())
-        {
+        if is_run_folder(dir) {
             out.push(dir.to_path_buf());
             return; // run folders do not nest
         }
@@ -186,10 +192,14 @@ pub fn find_run_folders(root: &Path, skip: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Read every run folder under `root`; duplicates of one (task, algorithm, variant, seed) keep
-/// the first in path order (merged folders from several machines may repeat a cell).
+/// Read every run folder under `root`. Runs of one cell (task, algorithm, variant) must share
+/// their config but for the seed and the intra-op threads (issue 23): two that differ are a
+/// conflict naming both folders and the keys, never pooled into one Table I cell and never
+/// dropped as duplicates. A repeated seed with the same config keeps the first in path order
+/// (merged folders from several machines may repeat a cell).
 pub fn load_runs(root: &Path, skip: &Path) -> Loaded {
     let mut loaded = Loaded::default();
+    let mut first_of_cell: BTreeMap<GroupKey, usize> = BTreeMap::new();
     let mut seen: BTreeMap<(GroupKey, u64), String> = BTreeMap::new();
     for dir in find_run_folders(root, skip) {
         let name = match dir.strip_prefix(root) {
@@ -197,25 +207,84 @@ pub fn load_runs(root: &Path, skip: &Path) -> Loaded {
             Ok(p) => p.display().to_string(),
             Err(_) => dir.display().to_string(),
         };
-        match read_run(&dir, &name) {
-            Ok(run) => {
-                let k = (run.key.clone(), run.seed());
-                if let Some(first) = seen.get(&k) {
-                    loaded.rejected.push(Rejected {
-                        name,
-                        reason: format!(
-                            "duplicate of {first} (same task, algorithm, variant and seed)"
-                        ),
-                    });
-                } else {
-                    seen.insert(k, name);
-                    loaded.runs.push(run);
-                }
+        let run = match read_run(&dir, &name) {
+            Ok(run) => run,
+            Err(reason) => {
+                loaded.rejected.push(Rejected { name, reason });
+                continue;
             }
-            Err(reason) => loaded.rejected.push(Rejected { name, reason }),
+        };
+        if let Some(&i) = first_of_cell.get(&run.key) {
+            let first = &loaded.runs[i];
+            let keys = differing_keys(&cell_config(&first.config), &cell_config(&run.config));
+            if !keys.is_empty() {
+                loaded.conflicts.push(format!(
+                    "{} and {} are runs of one cell ({} / {}) with different configs (differ in: {})",
+                    first.name,
+                    run.name,
+                    task_label(run.key.task),
+                    run.key.label(),
+                    keys.join(", ")
+                ));
+                continue;
+            }
         }
+        let k = (run.key.clone(), run.seed());
+        if let Some(first) = seen.get(&k) {
+            loaded.rejected.push(Rejected {
+                name,
+                reason: format!(
+                    "duplicate of {first} (same task, algorithm, variant, seed and config)"
+                ),
+            });
+            continue;
+        }
+        seen.insert(k, name);
+        first_of_cell
+            .entry(run.key.clone())
+            .or_insert(loaded.runs.len());
+        loaded.runs.push(run);
     }
     loaded
+}
+
+/// A run's config as the runs of one cell compare it: without the seed and the intra-op
+/// threads (`mpg bench --jobs` sets those per invocation; docs/bench.md).
+fn cell_config(cfg: &RunConfig) -> RunConfig {
+    let mut c = cfg.clone();
+    c.seed = 0;
+    c.threads = 1;
+    c
+}
+
+/// The dotted keys whose values differ between two typed configs (compared as the typed
+/// config serialises, so a key a later version writes with its default value is no difference).
+pub fn differing_keys(a: &RunConfig, b: &RunConfig) -> Vec<String> {
+    fn walk(p: &str, a: Option<&toml::Value>, b: Option<&toml::Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let path = if p.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{p}.{k}")
+                    };
+                    walk(&path, x.get(k), y.get(k), out);
+                }
+            }
+            (x, y) if x == y => {}
+            _ => out.push(p.to_string()),
+        }
+    }
+    let (ta, tb) = (toml::Value::try_from(a), toml::Value::try_from(b));
+    let mut out = Vec::new();
+    match (ta, tb) {
+        (Ok(ta), Ok(tb)) => walk("", Some(&ta), Some(&tb), &mut out),
+        _ if a != b => out.push("(a config that cannot be compared key by key)".into()),
+        _ => {}
+    }
+    out
 }
 
 /// One run folder, or the first reason it cannot be used.

@@ -143,7 +143,7 @@ pub fn report(runs_dir: &Path, loaded: &Loaded, t1: &Table1, figures: &[Figure])
     md += &t1.markdown();
 
     md += "## Figures\n\n";
-    md += "Curves: per run smoothed as above, the mean across runs, shaded: the 95 % percentile bootstrap of that mean (1 000 resamples, fixed seed; seaborn's default band). Dashed: the paper's base score.\n\n";
+    md += "Curves: per run smoothed as above, the mean across runs, shaded: the 95 % percentile bootstrap of that mean (1 000 resamples, fixed seed; seaborn's default band). Dashed: the paper's base score. Beside each paper-style figure, its every-run version (`*_runs.png`): each run as a thin line, the median across runs with its interquartile band, on a symmetric-log y axis, so that runs the paper's y-limits cut off or a mean hides stay in view (docs/report.md, \"The figures\").\n\n";
     for f in figures {
         let _ = writeln!(md, "### {}\n\n![{}]({})\n", f.caption, f.caption, f.file);
         for n in &f.notes {

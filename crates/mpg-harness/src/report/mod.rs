@@ -5,8 +5,10 @@
 pub mod claims;
 pub mod curves;
 pub mod figures;
+pub mod html;
 pub mod load;
 pub mod markdown;
+pub mod readme;
 pub mod stats;
 pub mod table1;
 
@@ -29,6 +31,9 @@ pub struct Options {
     pub fig6_runs: Option<PathBuf>,
     /// A markdown file printed under the claims' verdicts (the reasons behind them).
     pub notes: Option<PathBuf>,
+    /// A README whose block between [`readme::START`] and [`readme::END`] is replaced by the
+    /// report's summary.
+    pub readme: Option<PathBuf>,
 }
 
 /// A problem with the input the user must fix (the CLI exits 2).
@@ -63,8 +68,22 @@ pub fn build(opts: &Options) -> Result<Summary> {
     if !opts.runs.is_dir() {
         return Err(InputProblem(format!("--runs {}: not a folder", opts.runs.display())).into());
     }
-    let out = opts.out.clone().unwrap_or_else(|| opts.runs.join("report"));
+    let out = opts.out.clone().unwrap_or_else(|| default_out(&opts.runs));
+    // a report written into a run folder would also hide that run from its own report (the
+    // report folder is skipped when looking for runs); the default for one run folder,
+    // `<run>/report`, is the one place allowed inside a run (that run is `--runs` itself)
+    if let Some(run) = enclosing_run_folder(&out)
+        && !(out == default_out(&opts.runs) && same_path(&run, &opts.runs))
+    {
+        return Err(InputProblem(format!(
+            "--out {}: inside the run folder {}; choose a folder outside every run folder",
+            out.display(),
+            run.display()
+        ))
+        .into());
+    }
     let loaded = load_runs(&opts.runs, &out);
+    refuse_conflicts("--runs", &opts.runs, &loaded)?;
     if opts.require_complete && !loaded.rejected.is_empty() {
         return Err(InputProblem(format!(
             "--require-complete: {} run folder(s) under {} are incomplete or malformed:{}",
@@ -113,6 +132,9 @@ pub fn build(opts: &Options) -> Result<Summary> {
     )?;
     write("table1.csv", &t1.csv()?)?;
     let fig6_loaded = opts.fig6_runs.as_ref().map(|d| load_runs(d, &out));
+    if let (Some(d), Some(l)) = (&opts.fig6_runs, &fig6_loaded) {
+        refuse_conflicts("--fig6-runs", d, l)?;
+    }
     if let (Some(d), Some(l)) = (&opts.fig6_runs, &fig6_loaded)
         && l.runs.is_empty()
     {
@@ -169,7 +191,30 @@ pub fn build(opts: &Options) -> Result<Summary> {
         );
     }
     write("report.md", md.as_bytes())?;
+    let html = html::page("MPG benchmark report", &md, &out)?;
+    write("report.html", html.as_bytes())?;
     files.extend(figs.iter().map(|f| f.file.clone()));
+    if let Some(path) = &opts.readme {
+        let fig_files: Vec<String> = figs.iter().map(|f| f.file.clone()).collect();
+        let from = path.parent().unwrap_or(Path::new(""));
+        let report = readme::relative(&out, from);
+        let notes_name = opts.notes.as_ref().map(|n| readme::relative(n, from));
+        let block = readme::block(&readme::Block {
+            report: &report,
+            runs: loaded.runs.len(),
+            cells: groups.len(),
+            table1: &t1.markdown(),
+            claims: &claims::summary_table(&claims, loaded.runs.len()),
+            notes: notes_name.as_deref(),
+            figures: &fig_files,
+        });
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputProblem(format!("--readme {}: cannot be read: {e}", path.display()))
+        })?;
+        let new = readme::splice(&text, &block)
+            .map_err(|e| InputProblem(format!("--readme {}: {e}", path.display())))?;
+        write_atomic(path, new.as_bytes())?;
+    }
     Ok(Summary {
         out,
         runs: loaded.runs.len(),
@@ -177,6 +222,42 @@ pub fn build(opts: &Options) -> Result<Summary> {
         rejected: loaded.rejected,
         files,
     })
+}
+
+/// Runs of one cell with different configs are never pooled: an input error naming each pair.
+fn refuse_conflicts(flag: &str, dir: &Path, loaded: &load::Loaded) -> Result<()> {
+    if loaded.conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(InputProblem(format!(
+        "{flag} {}: {} pair(s) of runs of one cell differ in more than the seed; report them separately (another --runs folder) or remove one:{}",
+        dir.display(),
+        loaded.conflicts.len(),
+        loaded
+            .conflicts
+            .iter()
+            .map(|c| format!("\n  {c}"))
+            .collect::<String>()
+    ))
+    .into())
+}
+
+/// The run folder `path` is (or lies inside), if any: the nearest existing folder at or above
+/// it, resolved, and that folder's parents, holding a run's marker file.
+pub fn enclosing_run_folder(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let existing = abs.ancestors().find(|a| a.exists())?.canonicalize().ok()?;
+    existing
+        .ancestors()
+        .find(|a| load::is_run_folder(a))
+        .map(Path::to_path_buf)
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The report folder a run folder's report goes to by default.
