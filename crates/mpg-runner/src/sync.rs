@@ -366,7 +366,7 @@ fn train_loop(
             st.checkpoint()?;
         }
         st.iterate()?;
-        lock.beat();
+        lock.beat()?;
         let rate = (st.iteration - first) as f64 / t_rate.elapsed().as_secs_f64().max(1e-9);
         progress.iteration(st.iteration, total, rate);
         if stop.load(Ordering::SeqCst) {

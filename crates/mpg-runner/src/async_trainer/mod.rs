@@ -574,7 +574,9 @@ fn supervise(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        lock_file.beat();
+        if let Err(e) = lock_file.beat() {
+            shared.fail("lock", format!("{e:#}"));
+        }
         if shared.halted() && update.is_finished() {
             break;
         }
