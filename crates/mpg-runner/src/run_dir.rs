@@ -75,6 +75,7 @@ impl RunDir {
     }
 
     pub fn write_status(&self, s: &Status) -> Result<()> {
+        crate::fault::check("status", &self.status_file())?;
         write_atomic(&self.status_file(), format!("{}\n", s.line()).as_bytes())
     }
 
@@ -91,7 +92,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::output::write_output_bytes(path, bytes)
 }
 
-/// Append lines to a CSV, writing the header first when the file is new or empty.
+/// Append lines to a CSV, writing the header first when the file is new or empty: whole rows
+/// in one write, and on any error the file is cut back to its length before, so it never
+/// keeps a partial row (a full disk mid-row included). Errors name the file.
 pub fn append_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
     let fresh = fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
     let mut out = Vec::new();
@@ -107,13 +110,32 @@ pub fn append_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Resul
         }
         w.flush()?;
     }
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        bail!("{} is not a regular file", path.display());
+    }
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| format!("cannot append to {}", path.display()))?;
-    f.write_all(&out)?;
-    f.sync_data()?;
+    let start = f
+        .metadata()
+        .with_context(|| format!("cannot append to {}", path.display()))?
+        .len();
+    let site = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let written = crate::fault::check_append(&site, path, &mut f, &out).and_then(|()| {
+        f.write_all(&out)
+            .and_then(|()| f.sync_data())
+            .with_context(|| format!("cannot append to {}", path.display()))
+    });
+    if let Err(e) = written {
+        // Drop whatever part of the rows reached the file.
+        let _ = f.set_len(start);
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -125,16 +147,22 @@ pub fn file_len(path: &Path) -> u64 {
 /// Cut a file back to `len` bytes (rows past the last checkpoint are dropped on resume).
 pub fn truncate(path: &Path, len: u64) -> Result<()> {
     if path.exists() {
-        let f = OpenOptions::new().write(true).open(path)?;
-        if f.metadata()?.len() < len {
+        let cut = || -> std::io::Result<u64> {
+            let f = OpenOptions::new().write(true).open(path)?;
+            let had = f.metadata()?.len();
+            if had >= len {
+                f.set_len(len)?;
+                f.sync_all()?;
+            }
+            Ok(had)
+        };
+        let had = cut().with_context(|| format!("cannot cut back {}", path.display()))?;
+        if had < len {
             bail!(
-                "{} is shorter than its checkpoint says ({} < {len} bytes)",
-                path.display(),
-                f.metadata()?.len()
+                "{} is shorter than its checkpoint says ({had} < {len} bytes)",
+                path.display()
             );
         }
-        f.set_len(len)?;
-        f.sync_all()?;
     } else if len > 0 {
         bail!(
             "{} is missing but the checkpoint says it had {len} bytes",
@@ -236,7 +264,9 @@ impl Holder {
     }
 
     fn text(&self) -> String {
-        let started = self.started.map_or(String::new(), |s| format!("started={s}\n"));
+        let started = self
+            .started
+            .map_or(String::new(), |s| format!("started={s}\n"));
         format!(
             "host={}\npid={}\n{started}heartbeat={}\n",
             self.host, self.pid, self.heartbeat
