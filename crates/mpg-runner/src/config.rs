@@ -537,7 +537,7 @@ impl RunConfig {
         let v = cfg.violations();
         if !v.is_empty() {
             // Each value out of range is named where it came from: the --set or flag that gave
-            // it, the file's line, or the defaults.
+            // it, or the file's line; a default value is named by its key alone.
             let lines: Vec<String> = (v.iter())
                 .map(|m| {
                     let key = m.split(':').next().unwrap_or("");
@@ -558,13 +558,16 @@ impl RunConfig {
                             .unwrap_or_default();
                         format!("{name}: {line}{m}")
                     } else {
-                        format!("{name}: {m}")
+                        // from the defaults (or another key's change): the key names it
+                        m.clone()
                     }
                 })
                 .collect();
+            // One violation a line, each starting with its source (the bench maps a
+            // `--set k=v: ` prefix back to its profile entry).
             return Err(ConfigError(format!(
-                "invalid values:\n  {}",
-                lines.join("\n  ")
+                "invalid values:\n{}",
+                lines.join("\n")
             )));
         }
         Ok(cfg)
