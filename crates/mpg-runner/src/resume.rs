@@ -74,9 +74,11 @@ impl Accepted {
 /// Check that `cfg` may start (or continue, `session.resume`) a run in `dir`. Writes nothing.
 pub fn check(dir: &RunDir, cfg: &RunConfig, session: &Session) -> Result<Accepted> {
     if !session.resume {
+        // Any trace of a run, a damaged checkpoint included, keeps the folder from reuse.
         if dir.config().exists()
             || dir.eval_csv().exists()
-            || checkpoint::find(&dir.checkpoint()).is_ok_and(|f| f.is_some())
+            || dir.checkpoint().exists()
+            || dir.root.join("checkpoint.old").exists()
         {
             refuse!(
                 "{} already holds a run; continue it with --resume, or choose another --out",
