@@ -1,7 +1,7 @@
 //! `mpg train` and `mpg config`: one algorithm on one task, into a run folder.
 
 use crate::InputError;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mpg_algos::Algo;
@@ -128,7 +128,12 @@ pub fn train(mut a: TrainArgs) -> Result<()> {
     }
     dir.prepare()
         .map_err(|e| anyhow::Error::new(InputError(format!("{e:#}"))))?;
-    write_provenance(&dir, &cfg, resume)?;
+    // Written by the trainer once the start is accepted (nothing is written before).
+    let session = mpg_runner::resume::Session {
+        resume,
+        allow_config_change: a.allow_config_change,
+        provenance: Some(provenance_session(&cfg, resume)),
+    };
 
     // SIGINT/SIGTERM: finish the iteration, checkpoint, exit 130/143; a second one exits at
     // once (every file is written atomically or truncated back on resume).
@@ -146,19 +151,27 @@ pub fn train(mut a: TrainArgs) -> Result<()> {
 
     let mut progress = Bar::new(&cfg, a.quiet);
     let run = match cfg.trainer {
-        TrainerKind::Sync => mpg_runner::sync::run,
-        TrainerKind::Async => mpg_runner::async_trainer::run,
+        TrainerKind::Sync => mpg_runner::sync::run_session,
+        TrainerKind::Async => mpg_runner::async_trainer::run_session,
     };
-    let outcome = run(
-        &cfg,
-        &dir,
-        resume,
-        a.allow_config_change,
-        stop,
-        &mut progress,
-    )?;
+    let outcome = run(&cfg, &dir, &session, stop, &mut progress).map_err(|e| {
+        // A refused request (a config change a resumed run cannot take, an existing run in
+        // --out, …) is a usage error: exit 2.
+        if e.chain().any(|c| c.is::<mpg_runner::resume::Refused>()) {
+            anyhow::Error::new(InputError(format!("{e:#}")))
+        } else {
+            e
+        }
+    })?;
     progress.finish();
     match outcome {
+        Outcome::AlreadyFinished { iteration } => {
+            eprintln!(
+                "{} already finished its {iteration} iterations; nothing changed (give a larger --iterations with --allow-config-change to continue it)",
+                dir.root.display()
+            );
+            Ok(())
+        }
         Outcome::Finished { last } => {
             if !a.quiet {
                 let ret = last.map_or("—".to_string(), |e| format!("{:.3}", e.mean_return));
@@ -185,18 +198,11 @@ pub fn train(mut a: TrainArgs) -> Result<()> {
     }
 }
 
-/// Append this session to `provenance.toml`: versions, machine, threads.
-fn write_provenance(dir: &RunDir, cfg: &RunConfig, resumed: bool) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.provenance())
-        .with_context(|| format!("cannot write {}", dir.provenance().display()))?;
+/// This session's `[[session]]` table for `provenance.toml`: versions, machine, threads.
+fn provenance_session(cfg: &RunConfig, resumed: bool) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    writeln!(
-        f,
-        "[[session]]\nstarted_at = {}\nresumed = {resumed}\ngit_commit = {:?}\nmpg_version = {:?}\ntch_version = \"0.26.0\"\nlibtorch_version = {:?}\ncpu_model = {:?}\ncores = {cores}\nintra_op_threads = {}\nhost = {:?}\n",
+    let mut t = format!(
+        "[[session]]\nstarted_at = {}\nresumed = {resumed}\ngit_commit = {:?}\nmpg_version = {:?}\ntch_version = \"0.26.0\"\nlibtorch_version = {:?}\ncpu_model = {:?}\ncores = {cores}\nintra_op_threads = {}\nhost = {:?}\n\n",
         now_s(),
         env!("MPG_GIT_COMMIT"),
         env!("CARGO_PKG_VERSION"),
@@ -204,16 +210,15 @@ fn write_provenance(dir: &RunDir, cfg: &RunConfig, resumed: bool) -> Result<()> 
         cpu_model(),
         cfg.threads,
         hostname(),
-    )?;
+    );
     if cfg.trainer == TrainerKind::Async {
         let a = &cfg.r#async;
-        writeln!(
-            f,
-            "trainer = \"async\"\nlearners = {}\nlearner_intra_op_threads = {}\n",
+        t.push_str(&format!(
+            "trainer = \"async\"\nlearners = {}\nlearner_intra_op_threads = {}\n\n",
             a.learners, a.learner_threads
-        )?;
+        ));
     }
-    Ok(())
+    t
 }
 
 /// The progress display: a bar on a terminal, a line every 10 s otherwise, nothing if quiet.

@@ -1,5 +1,8 @@
 //! End-to-end tests of the `mpg` binary: what a user types, what comes back.
 
+#[path = "e2e/reliability_run.rs"]
+mod reliability_run;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

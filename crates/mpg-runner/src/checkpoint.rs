@@ -3,15 +3,18 @@
 //! simulator, the counters and the CSV lengths — written whole or not at all.
 
 use crate::buffer::ReplayBuffer;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use mpg_algos::Optimizer;
 use mpg_envs::{Rng, SimState};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
-const FORMAT: u32 = 1;
+/// Format 2 adds the checksums (format 1 checkpoints cannot be verified and are refused).
+pub const FORMAT: u32 = 2;
 
 /// The scalar part of a checkpoint (`meta.json`, written last: its presence marks a whole one).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,6 +48,48 @@ pub struct Meta {
     /// Sizes of the further buffers' files `replay.1.bin`, … (the async trainer's buffers).
     #[serde(default)]
     pub more_replay_lens: Vec<u64>,
+    /// CRC-32 of every other file of the checkpoint (`tensors.pt`, `replay.bin`, …), by name,
+    /// checked before anything is loaded.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, u32>,
+    /// CRC-32 of this meta's own JSON written with `meta_crc` absent: catches a damaged
+    /// `meta.json` that still parses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_crc: Option<u32>,
+}
+
+impl Meta {
+    /// The `meta.json` bytes, with their own checksum filled in.
+    fn to_json(&self) -> Result<Vec<u8>> {
+        let mut m = self.clone();
+        m.meta_crc = None;
+        m.meta_crc = Some(crc32fast::hash(&serde_json::to_vec_pretty(&m)?));
+        Ok(serde_json::to_vec_pretty(&m)?)
+    }
+}
+
+/// The CRC-32 of a file, read whole (errors name the file).
+fn file_crc(path: &Path) -> Result<u32> {
+    use std::io::Read;
+    let mut f = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            return Ok(h.finalize());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// A libtorch error as one line naming `path` (its C++ backtrace left out).
+pub fn torch_error(what: &str, path: &Path, e: tch::TchError) -> anyhow::Error {
+    let msg = e.to_string();
+    let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    anyhow!("cannot {what} {}: {}", path.display(), first.trim())
 }
 
 /// The file of replay buffer `k`: `replay.bin` for the first (the synchronous trainer's only
@@ -84,10 +129,29 @@ fn named_tensors(opt: &Optimizer) -> Vec<(String, Tensor)> {
     v
 }
 
-/// Write a checkpoint into `dir` (the run's `checkpoint/`): a new folder beside it, synced,
-/// then swapped in by renames; a crash at any moment leaves the previous checkpoint or the new
-/// one whole.
+/// Write a checkpoint into `dir` (the run's `checkpoint/`): a new folder beside it, synced and
+/// verified (every file's length and checksum recorded in `meta.json`, written last), then
+/// swapped in by renames; the previous checkpoint is kept as `checkpoint.old/` so that a
+/// newest one found damaged later can be passed over. A crash at any moment leaves the
+/// previous checkpoint or the new one whole. Every error names its path; libtorch's writer is
+/// called through its fallible form, so a full disk is an error, never an abort.
 pub fn save(
+    dir: &Path,
+    meta: &mut Meta,
+    opt: &Optimizer,
+    buffers: &[&ReplayBuffer],
+    extra: Extra,
+) -> Result<()> {
+    let result = write_and_swap(dir, meta, opt, buffers, extra);
+    if result.is_err() {
+        // A failed write (a full disk) leaves no half-written folder behind; the previous
+        // checkpoint is untouched.
+        let _ = fs::remove_dir_all(sibling(dir, "new"));
+    }
+    result
+}
+
+fn write_and_swap(
     dir: &Path,
     meta: &mut Meta,
     opt: &Optimizer,
@@ -96,43 +160,82 @@ pub fn save(
 ) -> Result<()> {
     let new = sibling(dir, "new");
     let old = sibling(dir, "old");
-    let _ = fs::remove_dir_all(&new);
-    fs::create_dir_all(&new)?;
+    if new.exists() {
+        fs::remove_dir_all(&new).with_context(|| format!("cannot remove {}", new.display()))?;
+    }
+    fs::create_dir_all(&new).with_context(|| format!("cannot create {}", new.display()))?;
     let mut tensors = named_tensors(opt);
     tensors.extend(extra);
     let refs: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    Tensor::save_multi(&refs, new.join("tensors.pt")).context("writing checkpoint tensors")?;
+    let tensors_pt = new.join("tensors.pt");
+    crate::fault::check("checkpoint", &tensors_pt)?;
+    // Serialised in memory, then written by Rust: libtorch's file writer throws from a
+    // destructor when the disk fills, which aborts the process (exit 134).
+    let mut bytes = Vec::new();
+    Tensor::save_multi_to_stream(&refs, &mut bytes)
+        .map_err(|e| torch_error("serialise the tensors for", &tensors_pt, e))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tensors_pt)?;
+        f.write_all(&bytes)?;
+        f.sync_all()
+    };
+    write().with_context(|| format!("cannot write {}", tensors_pt.display()))?;
+    drop(bytes);
     for (k, buffer) in buffers.iter().enumerate() {
-        let mut f = std::io::BufWriter::new(fs::File::create(new.join(replay_file(k)))?);
-        buffer.write_to(&mut f)?;
-        use std::io::Write;
-        f.flush()?;
-        f.get_ref().sync_all()?;
+        let path = new.join(replay_file(k));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(fs::File::create(&path)?);
+            buffer.write_to(&mut f)?;
+            f.flush()?;
+            f.get_ref().sync_all()
+        };
+        write().with_context(|| format!("cannot write {}", path.display()))?;
     }
-    fs::File::open(new.join("tensors.pt"))?.sync_all()?;
     if let Ok(secs) = std::env::var("MPG_TEST_CHECKPOINT_PAUSE_S") {
         // Test-only hook: hold the process inside a checkpoint write so a test can kill it there.
         std::thread::sleep(std::time::Duration::from_secs_f64(
             secs.parse().unwrap_or(0.0),
         ));
     }
-    meta.tensors_len = fs::metadata(new.join("tensors.pt"))?.len();
-    meta.replay_len = fs::metadata(new.join("replay.bin"))?.len();
-    meta.more_replay_lens = (1..buffers.len())
-        .map(|k| fs::metadata(new.join(replay_file(k))).map(|m| m.len()))
-        .collect::<std::io::Result<_>>()?;
-    crate::run_dir::write_atomic(&new.join("meta.json"), &serde_json::to_vec_pretty(meta)?)?;
-    fs::File::open(&new)?.sync_all()?;
-    let _ = fs::remove_dir_all(&old);
+    // Lengths and checksums of what is on disk (read back), so a file damaged on its way
+    // there is caught now, while the previous checkpoint is still in place.
+    let files: Vec<String> = std::iter::once("tensors.pt".to_string())
+        .chain((0..buffers.len()).map(replay_file))
+        .collect();
+    let mut lens = Vec::new();
+    meta.checksums.clear();
+    for f in &files {
+        let path = new.join(f);
+        lens.push(crate::run_dir::file_len(&path));
+        meta.checksums.insert(f.clone(), file_crc(&path)?);
+    }
+    meta.format = FORMAT;
+    meta.tensors_len = lens[0];
+    meta.replay_len = lens[1];
+    meta.more_replay_lens = lens[2..].to_vec();
+    let meta_path = new.join("meta.json");
+    crate::run_dir::write_atomic(&meta_path, &meta.to_json()?)?;
+    sync_file(&new)?;
+    // Complete and verified before the previous checkpoint is touched.
+    load_meta(&new).context("the checkpoint just written does not verify")?;
     if dir.exists() {
-        fs::rename(dir, &old)?;
+        if old.exists() {
+            fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+        }
+        fs::rename(dir, &old).with_context(|| format!("cannot rename {}", dir.display()))?;
     }
-    fs::rename(&new, dir)?;
+    fs::rename(&new, dir).with_context(|| format!("cannot rename {}", new.display()))?;
     if let Some(parent) = dir.parent() {
-        fs::File::open(parent)?.sync_all()?;
+        sync_file(parent)?;
     }
-    let _ = fs::remove_dir_all(&old);
     Ok(())
+}
+
+/// fsync a file or folder, naming it on error.
+fn sync_file(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot sync {}", path.display()))
 }
 
 fn sibling(dir: &Path, tag: &str) -> PathBuf {
@@ -143,24 +246,67 @@ fn sibling(dir: &Path, tag: &str) -> PathBuf {
     dir.with_file_name(format!("{name}.{tag}"))
 }
 
-/// Where the newest whole checkpoint is: `checkpoint/`, or `checkpoint.old/` when a crash
-/// happened between the two renames. A half-written `checkpoint.new/` is never used.
-pub fn locate(dir: &Path) -> Option<PathBuf> {
-    [dir.to_path_buf(), sibling(dir, "old")]
-        .into_iter()
-        .find(|d| d.join("meta.json").exists())
+/// A checkpoint that verified, and why any newer one was passed over.
+#[derive(Debug)]
+pub struct Found {
+    pub dir: PathBuf,
+    pub meta: Meta,
+    /// Set when the newest checkpoint was damaged and the previous one is used: what was wrong.
+    pub fallback: Option<String>,
 }
 
-/// Read a checkpoint's meta and check its files are whole.
+/// The newest checkpoint of `dir` (the run's `checkpoint/`) that verifies: `checkpoint/`, else
+/// the previous one `checkpoint.old/` (also where the newest is after a crash between the two
+/// renames of [`save`]). `None` when there is neither (the run stopped before its first
+/// checkpoint; a half-written `checkpoint.new/` is never used); an error naming each damaged
+/// file when neither verifies.
+pub fn find(dir: &Path) -> Result<Option<Found>> {
+    let candidates: Vec<PathBuf> = [dir.to_path_buf(), sibling(dir, "old")]
+        .into_iter()
+        .filter(|d| fs::symlink_metadata(d).is_ok())
+        .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut problems = Vec::new();
+    for c in candidates {
+        match load_meta(&c) {
+            Ok(meta) => {
+                let fallback = (!problems.is_empty()).then(|| problems.join("; "));
+                return Ok(Some(Found {
+                    dir: c,
+                    meta,
+                    fallback,
+                }));
+            }
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    bail!("no usable checkpoint: {}", problems.join("; "))
+}
+
+/// Read a checkpoint's meta and verify its files: present, of the recorded lengths and
+/// checksums. Every error names the file.
 pub fn load_meta(dir: &Path) -> Result<Meta> {
-    let meta: Meta = serde_json::from_slice(&fs::read(dir.join("meta.json"))?)
-        .with_context(|| format!("{}: unreadable checkpoint meta", dir.display()))?;
+    let meta_path = dir.join("meta.json");
+    let bytes = match fs::read(&meta_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{} is missing", meta_path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", meta_path.display())),
+    };
+    let meta: Meta = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is damaged (not a checkpoint meta)", meta_path.display()))?;
     if meta.format != FORMAT {
         bail!(
             "{}: checkpoint format {} (this build reads {FORMAT})",
-            dir.display(),
+            meta_path.display(),
             meta.format
         );
+    }
+    if meta.meta_crc.is_none() || meta.to_json()? != bytes {
+        bail!("{} is damaged (checksum mismatch)", meta_path.display());
     }
     let files = [
         ("tensors.pt".to_string(), meta.tensors_len),
@@ -169,12 +315,21 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
     .into_iter()
     .chain((meta.more_replay_lens.iter().enumerate()).map(|(k, &len)| (replay_file(k + 1), len)));
     for (file, want) in files {
-        let got = fs::metadata(dir.join(&file)).map(|m| m.len()).unwrap_or(0);
+        let path = dir.join(&file);
+        let got = fs::metadata(&path)
+            .with_context(|| format!("{} is missing", path.display()))?
+            .len();
         if got != want {
             bail!(
-                "{}: {file} is {got} bytes, the checkpoint says {want} (truncated?)",
-                dir.display()
+                "{} is {got} bytes, the checkpoint says {want} (truncated?)",
+                path.display()
             );
+        }
+        let Some(&want_crc) = meta.checksums.get(&file) else {
+            bail!("{}: no checksum for {file}", meta_path.display());
+        };
+        if file_crc(&path)? != want_crc {
+            bail!("{} is damaged (checksum mismatch)", path.display());
         }
     }
     Ok(meta)
@@ -211,8 +366,8 @@ pub fn load_state(
     meta: &Meta,
     opt: &mut Optimizer,
 ) -> Result<(Vec<ReplayBuffer>, Extra)> {
-    let mut loaded =
-        Tensor::load_multi(dir.join("tensors.pt")).context("reading checkpoint tensors")?;
+    let path = dir.join("tensors.pt");
+    let mut loaded = Tensor::load_multi(&path).map_err(|e| torch_error("read", &path, e))?;
     let is_extra = |n: &str| n.starts_with(CACHE) || n.starts_with(STALE);
     let extra: Extra = (loaded.iter())
         .filter(|(n, _)| is_extra(n))
@@ -240,9 +395,11 @@ pub fn load_state(
     }
     let buffers = (0..=meta.more_replay_lens.len())
         .map(|k| {
-            let mut f = std::io::BufReader::new(fs::File::open(dir.join(replay_file(k)))?);
-            ReplayBuffer::read_from(&mut f)
-                .with_context(|| format!("{}: {}", dir.display(), replay_file(k)))
+            let path = dir.join(replay_file(k));
+            let mut f = std::io::BufReader::new(
+                fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?,
+            );
+            ReplayBuffer::read_from(&mut f).with_context(|| format!("{}", path.display()))
         })
         .collect::<Result<Vec<_>>>()?;
     if meta.adam_steps.len() != 3 {

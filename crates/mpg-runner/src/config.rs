@@ -446,6 +446,21 @@ impl RunConfig {
         let user: toml::Table =
             toml::from_str(&text).map_err(|e| ConfigError(format!("{name}: {e}")))?;
         let pick = |key: &str| user.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        // A flag that contradicts the file is refused, naming both.
+        let file_algo = pick("algo").map(|f| (f.parse::<Algo>().ok().map(|a| a.name()), f));
+        let file_task = pick("task").map(|f| (f.parse::<Task>().ok().map(|t| t.name()), f));
+        for (flag, given, key, in_file) in [
+            ("--algo", algo.map(|a| a.name()), "algo", file_algo),
+            ("--task", task.map(|t| t.name()), "task", file_task),
+        ] {
+            if let (Some(g), Some((parsed, f))) = (given, in_file)
+                && parsed != Some(g)
+            {
+                return Err(ConfigError(format!(
+                    "{flag} {g} contradicts {name}, which says {key} = {f:?}; drop {flag} or change the file"
+                )));
+            }
+        }
         let algo = match (algo, pick("algo")) {
             (Some(a), _) => a,
             (None, Some(s)) => s
@@ -521,9 +536,38 @@ impl RunConfig {
             })?;
         let v = cfg.violations();
         if !v.is_empty() {
+            // Each value out of range is named where it came from: the --set or flag that gave
+            // it, or the file's line; a default value is named by its key alone.
+            let lines: Vec<String> = (v.iter())
+                .map(|m| {
+                    let key = m.split(':').next().unwrap_or("");
+                    let leaf = key.rsplit('.').next().unwrap_or(key);
+                    let set = sets
+                        .iter()
+                        .rev()
+                        .find(|s| s.split_once('=').is_some_and(|(k, _)| k.trim() == key));
+                    if let Some(set) = set {
+                        format!("--set {set}: {m}")
+                    } else if key == "iterations" && iterations.is_some() {
+                        format!("--iterations: {m}")
+                    } else if key == "seed" && seed.is_some() {
+                        format!("--seed: {m}")
+                    } else if table_has(&user, key) {
+                        let line = line_of(&text, leaf)
+                            .map(|l| format!("line {l}: "))
+                            .unwrap_or_default();
+                        format!("{name}: {line}{m}")
+                    } else {
+                        // from the defaults (or another key's change): the key names it
+                        m.clone()
+                    }
+                })
+                .collect();
+            // One violation a line, each starting with its source (the bench maps a
+            // `--set k=v: ` prefix back to its profile entry).
             return Err(ConfigError(format!(
-                "{name}: invalid values:\n  {}",
-                v.join("\n  ")
+                "invalid values:\n{}",
+                lines.join("\n")
             )));
         }
         Ok(cfg)
@@ -631,6 +675,20 @@ fn apply_set(merged: &mut toml::Table, defaults: &toml::Table, set: &str) -> Res
         }
     }
     Ok(())
+}
+
+/// Whether the dotted `key` is present in `table`.
+fn table_has(table: &toml::Table, key: &str) -> bool {
+    let mut t = table;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        match t.get(*p) {
+            Some(toml::Value::Table(x)) if i + 1 < parts.len() => t = x,
+            Some(_) => return i + 1 == parts.len(),
+            None => return false,
+        }
+    }
+    false
 }
 
 fn line_of(text: &str, key: &str) -> Option<usize> {

@@ -4,12 +4,14 @@
 
 use crate::actor::Actor;
 use crate::buffer::ReplayBuffer;
-use crate::checkpoint::{self, Meta};
+use crate::checkpoint::{self, Found};
 use crate::config::{EvalReset, RunConfig};
 use crate::evaluator::{Evaluation, Evaluator};
-use crate::log::{GradientLog, Interval, append_eval, thread_cpu_ms};
-use crate::resume;
-use crate::run_dir::{RunDir, RunLock, Status, file_len};
+use crate::log::thread_cpu_ms;
+pub use crate::recorder::record_outcome;
+use crate::recorder::{CheckpointState, Recorder};
+use crate::resume::{self, Session};
+use crate::run_dir::{RunDir, RunLock, Status};
 use anyhow::{Result, bail};
 use mpg_algos::{Learner, Nets, Optimizer};
 use mpg_envs::pendulum::Pendulum;
@@ -40,6 +42,10 @@ pub enum Outcome {
     Interrupted {
         iteration: u64,
     },
+    /// `--resume` of a run that had already finished its `iteration`s: nothing was changed.
+    AlreadyFinished {
+        iteration: u64,
+    },
 }
 
 /// Progress reported to the caller after each iteration and evaluation (the CLI's bar).
@@ -57,18 +63,13 @@ pub use crate::log::{TIMING_COLUMNS, TRAIN_HEADER, csv_without_timing};
 /// Everything the loop owns.
 struct State {
     cfg: RunConfig,
-    dir: RunDir,
+    rec: Recorder,
     opt: Optimizer,
     learner: Learner,
     actor: Actor,
     buffer: ReplayBuffer,
     evaluator: Evaluator,
     iteration: u64,
-    evaluated_through: Option<u64>,
-    interval: Interval,
-    gradients: GradientLog,
-    elapsed_before: f64,
-    started: Instant,
     /// `sync.staleness` > 0: the recent parameters the gradients are computed on.
     stale: Option<Stale>,
 }
@@ -142,7 +143,7 @@ pub(crate) fn make_evaluator(cfg: &RunConfig, seed: u64) -> Evaluator {
 }
 
 /// Build every component of a fresh run from its config (D8: all from the one seed).
-fn build(cfg: &RunConfig, dir: &RunDir) -> State {
+fn build(cfg: &RunConfig, rec: Recorder) -> State {
     tch::set_num_threads(cfg.threads as i32);
     let spec = cfg.task.spec();
     let mut init_rng = Rng::seed_from_u64(sub_seed(cfg.seed, 1));
@@ -177,91 +178,45 @@ fn build(cfg: &RunConfig, dir: &RunDir) -> State {
     );
     State {
         cfg: cfg.clone(),
-        dir: dir.clone(),
+        rec,
         opt,
         learner,
         actor,
         buffer,
         evaluator: make_evaluator(cfg, sub_seed(cfg.seed, 6)),
         iteration: 0,
-        evaluated_through: None,
-        interval: Interval::default(),
-        gradients: GradientLog::default(),
-        elapsed_before: 0.0,
-        started: Instant::now(),
         stale: Stale::new(cfg),
     }
 }
 
 impl State {
-    fn wall_s(&self) -> f64 {
-        self.elapsed_before + self.started.elapsed().as_secs_f64()
-    }
-
     fn evaluate(&mut self, progress: &mut dyn Progress) -> Result<Evaluation> {
         let ev = self.evaluator.evaluate(&self.opt.nets);
-        append_eval(
-            &self.dir.eval_csv(),
-            self.cfg.task,
-            self.iteration,
-            self.wall_s(),
-            self.buffer.added,
-            &ev,
-        )?;
-        self.evaluated_through = Some(self.iteration);
+        let wall_s = self.rec.wall_s();
+        self.rec
+            .evaluation(self.iteration, wall_s, self.buffer.added, &ev)?;
         progress.evaluation(self.iteration, &ev);
         Ok(ev)
     }
 
-    fn write_train_row(&mut self) -> Result<()> {
-        let wall_s = self.wall_s();
-        self.gradients.flush(&self.dir.gradients_csv())?;
-        self.interval.flush(
-            &self.dir.train_csv(),
-            self.iteration,
-            wall_s,
-            self.buffer.added,
-            self.opt.nets.q2.is_some(),
-        )
-    }
-
     fn checkpoint(&mut self) -> Result<()> {
-        self.gradients.flush(&self.dir.gradients_csv())?;
-        let mut meta = Meta {
-            format: 1,
-            iteration: self.iteration,
-            evaluated_through: self.evaluated_through,
-            adam_steps: checkpoint::adam_steps(&self.opt),
-            dropped_total: self.opt.dropped_total,
-            dropped_in_row: self.opt.dropped_in_row,
-            learner_calls: self.learner.calls(),
-            actor_rng: self.actor.rng.clone(),
-            learner_rng: self.learner.rng().clone(),
-            actor_sim: self.actor.save(),
-            eval_sim: self.evaluator.sim.save(),
-            eval_csv_len: file_len(&self.dir.eval_csv()),
-            train_csv_len: file_len(&self.dir.train_csv()),
-            gradients_csv_len: Some(file_len(&self.dir.gradients_csv())),
-            elapsed_s: self.wall_s(),
-            interval: serde_json::to_string(&self.interval)?,
-            config: self.cfg.to_toml(),
-            tensors_len: 0,
-            replay_len: 0,
-            more_replay_lens: Vec::new(),
-        };
         let mut extra =
             checkpoint::named(checkpoint::CACHE, self.learner.cached().unwrap_or_default());
         if let Some(s) = &self.stale {
             let flat = s.past.iter().flatten().map(|t| t.shallow_clone()).collect();
             extra.extend(checkpoint::named(checkpoint::STALE, flat));
         }
-        checkpoint::save(
-            &self.dir.checkpoint(),
-            &mut meta,
-            &self.opt,
-            &[&self.buffer],
+        self.rec.checkpoint(CheckpointState {
+            iteration: self.iteration,
+            opt: &self.opt,
+            buffers: &[&self.buffer],
             extra,
-        )
+            learner_calls: self.learner.calls(),
+            actor_rng: self.actor.rng.clone(),
+            learner_rng: self.learner.rng().clone(),
+            actor_sim: self.actor.save(),
+            eval_sim: self.evaluator.sim.save(),
+        })
     }
 
     /// One iteration: maybe collect, sample, compute, apply, log.
@@ -288,14 +243,20 @@ impl State {
         let applied = self.opt.apply(&grads).map_err(anyhow::Error::new)?;
         let apply_ms = t0.elapsed().as_secs_f64() * 1e3;
         let cpu2 = thread_cpu_ms();
-        self.interval.add(Some(&grads.stats), &applied, apply_ms);
+        self.rec
+            .interval
+            .add(Some(&grads.stats), &applied, apply_ms);
         let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
-        self.interval.add_cpu(diff(cpu0, cpu1), diff(cpu1, cpu2));
-        self.gradients
-            .push(0, grads.stats.version, Some(&grads.stats), &applied);
+        self.rec
+            .interval
+            .add_cpu(diff(cpu0, cpu1), diff(cpu1, cpu2));
+        self.rec
+            .gradient(0, grads.stats.version, Some(&grads.stats), &applied);
         self.iteration += 1;
         if self.iteration % self.cfg.log.interval == 0 {
-            self.write_train_row()?;
+            let has_q2 = self.opt.nets.q2.is_some();
+            self.rec
+                .train_row(self.iteration, self.buffer.added, has_q2)?;
         }
         Ok(())
     }
@@ -312,31 +273,39 @@ pub fn run(
     stop: Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome> {
-    dir.prepare()?;
-    let mut lock = RunLock::acquire(dir)?;
-    let mut st = build(cfg, dir);
-    if resume {
-        restore(&mut st, allow_config_change)?;
-    } else {
-        resume::start_fresh(dir, cfg)?;
-    }
-    dir.write_status(&Status::Running)?;
-    let result = train_loop(&mut st, &stop, progress, &mut lock);
-    record_outcome(dir, result)
+    let session = Session {
+        resume,
+        allow_config_change,
+        provenance: None,
+    };
+    run_session(cfg, dir, &session, stop, progress)
 }
 
-/// Write the run's final `status` (both trainers).
-pub(crate) fn record_outcome(dir: &RunDir, result: Result<Outcome>) -> Result<Outcome> {
-    match &result {
-        Ok(Outcome::Finished { .. }) => dir.write_status(&Status::Finished)?,
-        Ok(Outcome::Interrupted { iteration }) => dir.write_status(&Status::Interrupted(
-            format!("stopped by a signal at iteration {iteration}"),
-        ))?,
-        Err(e) => {
-            let _ = dir.write_status(&Status::Failed(format!("{e:#}")));
-        }
+/// [`run`], with the session's provenance text written once the start is accepted.
+pub fn run_session(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    session: &Session,
+    stop: Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome> {
+    dir.prepare()?;
+    let mut lock = RunLock::acquire(dir)?;
+    // Everything is checked and loaded before anything is written (docs/reliability.md).
+    let accepted = resume::check(dir, cfg, session)?;
+    if accepted.finished {
+        return Ok(Outcome::AlreadyFinished {
+            iteration: cfg.iterations,
+        });
     }
-    result
+    let mut st = build(cfg, Recorder::new(cfg, dir, accepted.meta())?);
+    if let Some(found) = &accepted.found {
+        restore(&mut st, found).map_err(|e| accepted.explain(e))?;
+    }
+    let result = resume::commit(dir, cfg, &accepted, session)
+        .and_then(|()| dir.write_status(&Status::Running))
+        .and_then(|()| train_loop(&mut st, &stop, progress, &mut lock));
+    record_outcome(dir, result)
 }
 
 fn train_loop(
@@ -359,14 +328,14 @@ fn train_loop(
     let mut last = None;
     while st.iteration < total {
         let it = st.iteration;
-        if it % st.cfg.eval.interval == 0 && st.evaluated_through.is_none_or(|e| e < it) {
+        if it % st.cfg.eval.interval == 0 && st.rec.evaluated_through.is_none_or(|e| e < it) {
             last = Some(st.evaluate(progress)?);
         }
         if it % st.cfg.log.checkpoint_interval == 0 && it > first {
             st.checkpoint()?;
         }
         st.iterate()?;
-        lock.beat();
+        lock.beat()?;
         let rate = (st.iteration - first) as f64 / t_rate.elapsed().as_secs_f64().max(1e-9);
         progress.iteration(st.iteration, total, rate);
         if stop.load(Ordering::SeqCst) {
@@ -376,21 +345,17 @@ fn train_loop(
             });
         }
     }
-    if st.evaluated_through.is_none_or(|e| e < total) {
+    if st.rec.evaluated_through.is_none_or(|e| e < total) {
         last = Some(st.evaluate(progress)?);
     }
     st.checkpoint()?;
     Ok(Outcome::Finished { last })
 }
 
-/// Load the newest checkpoint into a freshly built state, after checking it fits the config.
-fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
-    let dir = &st.dir;
-    let Some((ck, meta)) = resume::open(dir, &st.cfg, allow_config_change)? else {
-        // Stopped before its first checkpoint: nothing to continue, so start over.
-        return Ok(());
-    };
-    let (mut buffers, extra) = checkpoint::load_state(&ck, &meta, &mut st.opt)?;
+/// Load a verified checkpoint into a freshly built state (nothing is written).
+fn restore(st: &mut State, found: &Found) -> Result<()> {
+    let (ck, meta) = (&found.dir, &found.meta);
+    let (mut buffers, extra) = checkpoint::load_state(ck, meta, &mut st.opt)?;
     let cache = checkpoint::group(&extra, checkpoint::CACHE);
     let cache = match cache.len() {
         0 => None,
@@ -426,10 +391,7 @@ fn restore(st: &mut State, allow_config_change: bool) -> Result<()> {
     st.learner.restore(meta.learner_calls, cache);
     st.buffer = buffers.swap_remove(0);
     st.iteration = meta.iteration;
-    st.evaluated_through = meta.evaluated_through;
-    st.interval = serde_json::from_str(&meta.interval)?;
-    st.elapsed_before = meta.elapsed_s;
-    resume::truncate_csvs(dir, &meta)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -27,13 +27,20 @@ impl Trained {
         })?;
         let cfg: RunConfig =
             toml::from_str(&text).with_context(|| format!("{}", dir.config().display()))?;
-        let ck = checkpoint::locate(&dir.checkpoint())
+        let found = checkpoint::find(&dir.checkpoint())?
             .with_context(|| format!("{}: no checkpoint yet", dir.root.display()))?;
-        let meta = checkpoint::load_meta(&ck)?;
+        if let Some(why) = &found.fallback {
+            eprintln!(
+                "warning: the newest checkpoint is damaged ({why}); using the previous one, at iteration {}",
+                found.meta.iteration
+            );
+        }
+        let (ck, meta) = (found.dir, found.meta);
         // Values are overwritten from the checkpoint.
         let nets = cfg.shaped_nets();
+        let path = ck.join("tensors.pt");
         let loaded =
-            Tensor::load_multi(ck.join("tensors.pt")).context("reading checkpoint tensors")?;
+            Tensor::load_multi(&path).map_err(|e| checkpoint::torch_error("read", &path, e))?;
         let params: Vec<Tensor> = loaded
             .iter()
             .filter(|(n, _)| n.starts_with("param."))

@@ -34,9 +34,10 @@ mod optimizer;
 use crate::buffer::ReplayBuffer;
 use crate::config::RunConfig;
 use crate::evaluator::Evaluation;
-use crate::resume;
+use crate::recorder::{Recorder, record_outcome};
+use crate::resume::{self, Session};
 use crate::run_dir::{RunDir, RunLock, Status};
-use crate::sync::{Outcome, Progress, make_evaluator, record_outcome, sub_seed, train_sim};
+use crate::sync::{Outcome, Progress, make_evaluator, sub_seed, train_sim};
 use anyhow::{Result, anyhow, bail};
 use mpg_algos::{Grads, Learner, Nets, Optimizer};
 use mpg_envs::Rng;
@@ -331,8 +332,31 @@ pub fn run(
     stop: Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome> {
+    let session = Session {
+        resume,
+        allow_config_change,
+        provenance: None,
+    };
+    run_session(cfg, dir, &session, stop, progress)
+}
+
+/// [`run`], with the session's provenance text written once the start is accepted.
+pub fn run_session(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    session: &Session,
+    stop: Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome> {
     dir.prepare()?;
     let mut lock = RunLock::acquire(dir)?;
+    // Everything is checked and loaded before anything is written (docs/reliability.md).
+    let accepted = resume::check(dir, cfg, session)?;
+    if accepted.finished {
+        return Ok(Outcome::AlreadyFinished {
+            iteration: cfg.iterations,
+        });
+    }
     tch::set_num_threads(cfg.threads as i32);
     let spec = cfg.task.spec();
     let mut opt = Optimizer::new(
@@ -357,10 +381,11 @@ pub fn run(
         })
         .collect();
     let mut evaluator = make_evaluator(cfg, sub_seed(cfg.seed, 6));
-    let mut state = optimizer::Resumed::default();
-    if resume {
-        if let Some((ck, meta)) = resume::open(dir, cfg, allow_config_change)? {
-            let (loaded, _) = crate::checkpoint::load_state(&ck, &meta, &mut opt)?;
+    let mut iteration = 0;
+    if let Some(found) = &accepted.found {
+        let (ck, meta) = (&found.dir, &found.meta);
+        let mut load = || -> Result<Vec<ReplayBuffer>> {
+            let (loaded, _) = crate::checkpoint::load_state(ck, meta, &mut opt)?;
             if loaded.len() != a.buffers {
                 bail!(
                     "{}: the checkpoint has {} replay buffers, async.buffers is {}",
@@ -369,38 +394,34 @@ pub fn run(
                     a.buffers
                 );
             }
-            buffers = loaded;
             evaluator
                 .sim
                 .load(&meta.eval_sim)
                 .map_err(anyhow::Error::msg)?;
-            resume::truncate_csvs(dir, &meta)?;
-            state = optimizer::Resumed {
-                iteration: meta.iteration,
-                evaluated_through: meta.evaluated_through,
-                interval: serde_json::from_str(&meta.interval)?,
-                elapsed_s: meta.elapsed_s,
-            };
-        }
-    } else {
-        resume::start_fresh(dir, cfg)?;
+            Ok(loaded)
+        };
+        buffers = load().map_err(|e| accepted.explain(e))?;
+        iteration = meta.iteration;
     }
-    dir.write_status(&Status::Running)?;
-    let result = supervise(
-        cfg, dir, opt, buffers, evaluator, state, stop, progress, &mut lock,
-    );
+    let rec = Recorder::new(cfg, dir, accepted.meta())?;
+    let result = resume::commit(dir, cfg, &accepted, session)
+        .and_then(|()| dir.write_status(&Status::Running))
+        .and_then(|()| {
+            supervise(
+                cfg, rec, opt, buffers, evaluator, iteration, stop, progress, &mut lock,
+            )
+        });
     record_outcome(dir, result)
 }
-
 /// Start every thread, relay progress, watch for failures and stalls, then join them all.
 #[allow(clippy::too_many_arguments)]
 fn supervise(
     cfg: &RunConfig,
-    dir: &RunDir,
+    rec: Recorder,
     opt: Optimizer,
     buffers: Vec<ReplayBuffer>,
     evaluator: crate::evaluator::Evaluator,
-    resumed: optimizer::Resumed,
+    resumed_at: u64,
     stop: Arc<AtomicBool>,
     progress: &mut dyn Progress,
     lock_file: &mut RunLock,
@@ -426,8 +447,8 @@ fn supervise(
     let shared = Arc::new(Shared {
         halt: AtomicBool::new(false),
         failure: Mutex::new(None),
-        latest: Mutex::new(Arc::new(Snapshot::take(&opt.nets, resumed.iteration))),
-        clock: Mutex::new(resumed.iteration),
+        latest: Mutex::new(Arc::new(Snapshot::take(&opt.nets, resumed_at))),
+        clock: Mutex::new(resumed_at),
         tick: Condvar::new(),
         sampled: AtomicU64::new(sampled),
         ready: buffers
@@ -446,7 +467,7 @@ fn supervise(
         .map(|b| Arc::new(Mutex::new(b)))
         .collect();
     // Reseeded on every start (D8 cannot hold across threads): a resumed run draws new streams.
-    let seed = |component: u64| sub_seed(cfg.seed ^ resumed.iteration.rotate_left(29), component);
+    let seed = |component: u64| sub_seed(cfg.seed ^ resumed_at.rotate_left(29), component);
 
     let (grad_tx, grad_rx) = mpsc::sync_channel::<GradMsg>(a.grad_queue);
     let (batch_tx, batch_rx) = mpsc::sync_channel(a.batch_queue);
@@ -545,10 +566,10 @@ fn supervise(
     ));
     let up = optimizer::UpdateThread::new(
         cfg.clone(),
-        dir.clone(),
+        rec,
         opt,
         buffers,
-        resumed,
+        resumed_at,
         optimizer::Channels {
             grads: grad_rx,
             eval: eval_tx,
@@ -574,7 +595,9 @@ fn supervise(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        lock_file.beat();
+        if let Err(e) = lock_file.beat() {
+            shared.fail("lock", format!("{e:#}"));
+        }
         if shared.halted() && update.is_finished() {
             break;
         }

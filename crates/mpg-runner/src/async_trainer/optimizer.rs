@@ -4,11 +4,10 @@
 
 use super::{EvalDone, EvalRequest, Event, GradMsg, POLL, Shared, Snapshot, lock, recv_poll};
 use crate::buffer::ReplayBuffer;
-use crate::checkpoint::{self, Meta};
 use crate::config::RunConfig;
 use crate::evaluator::Evaluation;
-use crate::log::{GradientLog, Interval, append_eval, thread_cpu_ms};
-use crate::run_dir::{RunDir, file_len};
+use crate::log::thread_cpu_ms;
+use crate::recorder::{CheckpointState, Recorder};
 use crate::sync::{Outcome, train_sim};
 use anyhow::{Result, bail};
 use mpg_envs::{Rng, SimState};
@@ -18,15 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// The counters a resumed run continues from (zero for a new run).
-#[derive(Default)]
-pub struct Resumed {
-    pub iteration: u64,
-    pub evaluated_through: Option<u64>,
-    pub interval: Interval,
-    pub elapsed_s: f64,
-}
 
 /// The update thread's ends of the queues.
 pub struct Channels {
@@ -40,22 +30,20 @@ const ME: usize = 0;
 
 pub struct UpdateThread {
     cfg: RunConfig,
-    dir: RunDir,
+    /// The run folder's writer (CSVs, checkpoints, the counters and clock they carry).
+    rec: Recorder,
     opt: mpg_algos::Optimizer,
     buffers: Vec<Arc<Mutex<ReplayBuffer>>>,
     ch: Channels,
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
     iteration: u64,
-    evaluated_through: Option<u64>,
     /// Evaluations asked for and not yet back, oldest first.
     in_flight: VecDeque<u64>,
     requested_through: Option<u64>,
     checkpointed_at: u64,
     last_eval: Option<Evaluation>,
     eval_sim: SimState,
-    interval: Interval,
-    gradients: GradientLog,
     /// D11: the last gradient and how often it has been re-applied in a row.
     last: Option<GradMsg>,
     reused: u64,
@@ -63,41 +51,34 @@ pub struct UpdateThread {
     applied: u64,
     /// When the update thread began waiting for the next gradient.
     waiting_since: Option<Instant>,
-    elapsed_before: f64,
-    started: Instant,
 }
 
 impl UpdateThread {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: RunConfig,
-        dir: RunDir,
+        rec: Recorder,
         opt: mpg_algos::Optimizer,
         buffers: Vec<Arc<Mutex<ReplayBuffer>>>,
-        resumed: Resumed,
+        resumed_at: u64,
         ch: Channels,
         stop: Arc<AtomicBool>,
         shared: Arc<Shared>,
         eval_sim: SimState,
     ) -> UpdateThread {
         UpdateThread {
-            iteration: resumed.iteration,
-            evaluated_through: resumed.evaluated_through,
-            requested_through: resumed.evaluated_through,
-            checkpointed_at: resumed.iteration,
+            iteration: resumed_at,
+            requested_through: rec.evaluated_through,
+            checkpointed_at: resumed_at,
             in_flight: VecDeque::new(),
             last_eval: None,
             eval_sim,
-            interval: resumed.interval,
-            gradients: GradientLog::default(),
             last: None,
             reused: 0,
             applied: 0,
             waiting_since: None,
-            elapsed_before: resumed.elapsed_s,
-            started: Instant::now(),
             cfg,
-            dir,
+            rec,
             opt,
             buffers,
             ch,
@@ -107,7 +88,7 @@ impl UpdateThread {
     }
 
     fn wall_s(&self) -> f64 {
-        self.elapsed_before + self.started.elapsed().as_secs_f64()
+        self.rec.wall_s()
     }
 
     /// Transitions stored in every buffer so far (`env_steps`).
@@ -210,26 +191,20 @@ impl UpdateThread {
             .publish(Snapshot::take(&self.opt.nets, self.iteration));
         let apply_ms = t0.elapsed().as_secs_f64() * 1e3;
         let apply_cpu = thread_cpu_ms().zip(cpu0).map(|(b, a)| b - a);
-        self.interval
-            .add_cpu(if reapplied { None } else { msg.cpu_ms }, apply_cpu);
+        let interval = &mut self.rec.interval;
+        interval.add_cpu(if reapplied { None } else { msg.cpu_ms }, apply_cpu);
         let stats = (!reapplied).then_some(&msg.grads.stats);
-        self.interval.add(stats, &applied, apply_ms);
-        self.interval.add_waits(
+        interval.add(stats, &applied, apply_ms);
+        interval.add_waits(
             if reapplied { 0.0 } else { wait_ms },
             if reapplied { 0.0 } else { msg.batch_wait_ms },
         );
-        self.gradients
-            .push(msg.learner, msg.grads.stats.version, stats, &applied);
+        self.rec
+            .gradient(msg.learner, msg.grads.stats.version, stats, &applied);
         if self.iteration % self.cfg.log.interval == 0 {
-            self.gradients.flush(&self.dir.gradients_csv())?;
-            let (wall_s, steps) = (self.wall_s(), self.env_steps());
-            self.interval.flush(
-                &self.dir.train_csv(),
-                self.iteration,
-                wall_s,
-                steps,
-                self.opt.nets.q2.is_some(),
-            )?;
+            let steps = self.env_steps();
+            let has_q2 = self.opt.nets.q2.is_some();
+            self.rec.train_row(self.iteration, steps, has_q2)?;
         }
         Ok(())
     }
@@ -262,16 +237,9 @@ impl UpdateThread {
     }
 
     fn record(&mut self, done: EvalDone) -> Result<()> {
-        append_eval(
-            &self.dir.eval_csv(),
-            self.cfg.task,
-            done.iteration,
-            done.wall_s,
-            done.env_steps,
-            &done.eval,
-        )?;
+        self.rec
+            .evaluation(done.iteration, done.wall_s, done.env_steps, &done.eval)?;
         self.in_flight.retain(|&i| i != done.iteration);
-        self.evaluated_through = Some(done.iteration);
         self.eval_sim = done.sim;
         let _ = self.ch.events.send(Event::Evaluated {
             iteration: done.iteration,
@@ -303,41 +271,23 @@ impl UpdateThread {
     fn checkpoint(&mut self) -> Result<()> {
         self.wait_for_evaluations(self.iteration)?;
         self.shared.set_doing(ME, "writing a checkpoint");
-        self.gradients.flush(&self.dir.gradients_csv())?;
         let cfg = &self.cfg;
+        let guards: Vec<_> = self.buffers.iter().map(|b| lock(b)).collect();
+        let refs: Vec<&ReplayBuffer> = guards.iter().map(|g| &**g).collect();
         // The actors' and learners' generators and simulators are not saved (a resumed async
-        // run reseeds them); Meta's single-actor fields hold a fresh actor's, unused on resume.
-        let mut meta = Meta {
-            format: 1,
+        // run reseeds them); the single-actor fields hold a fresh actor's, unused on resume.
+        self.rec.checkpoint(CheckpointState {
             iteration: self.iteration,
-            evaluated_through: self.evaluated_through,
-            adam_steps: checkpoint::adam_steps(&self.opt),
-            dropped_total: self.opt.dropped_total,
-            dropped_in_row: self.opt.dropped_in_row,
+            opt: &self.opt,
+            buffers: &refs,
+            extra: Vec::new(),
             learner_calls: 0,
             actor_rng: Rng::seed_from_u64(0),
             learner_rng: Rng::seed_from_u64(0),
             actor_sim: train_sim(cfg, cfg.sampling.actor_agents, 0).save(),
             eval_sim: self.eval_sim.clone(),
-            eval_csv_len: file_len(&self.dir.eval_csv()),
-            train_csv_len: file_len(&self.dir.train_csv()),
-            gradients_csv_len: Some(file_len(&self.dir.gradients_csv())),
-            elapsed_s: self.wall_s(),
-            interval: serde_json::to_string(&self.interval)?,
-            config: cfg.to_toml(),
-            tensors_len: 0,
-            replay_len: 0,
-            more_replay_lens: Vec::new(),
-        };
-        let guards: Vec<_> = self.buffers.iter().map(|b| lock(b)).collect();
-        let refs: Vec<&ReplayBuffer> = guards.iter().map(|g| &**g).collect();
-        checkpoint::save(
-            &self.dir.checkpoint(),
-            &mut meta,
-            &self.opt,
-            &refs,
-            Vec::new(),
-        )?;
+        })?;
+        drop(guards);
         self.checkpointed_at = self.iteration;
         Ok(())
     }
