@@ -37,7 +37,8 @@ py:
         touch .venv-py/.tools-ok
     fi
     rm -rf target/wheels/py && mkdir -p target/wheels/py
-    .venv-py/bin/maturin build --quiet --release --strip --manifest-path crates/mpg-py/Cargo.toml --out target/wheels/py
+    # A fixed timestamp makes the wheel reproducible, so an unchanged one is not reinstalled.
+    SOURCE_DATE_EPOCH=315532800 .venv-py/bin/maturin build --quiet --release --strip --manifest-path crates/mpg-py/Cargo.toml --out target/wheels/py
     wheel=$(ls target/wheels/py/mpg_tasks-*.whl)
     sum=$(sha256sum "$wheel" | cut -d' ' -f1)
     if [[ "$(cat .venv-py/.wheel-sha256 2>/dev/null)" != "$sum" ]]; then

@@ -6,13 +6,17 @@
 Run it in a venv holding the mpg-tasks wheel, gymnasium and mujoco (docs/python.md says how).
 Every row steps zero actions (no policy cost), one thread unless the row says otherwise:
 
-* ``mpg_tasks`` vector env: ``step`` on preallocated float32 actions, ``copy=False`` (no
-  allocation per step) and ``copy=True`` (fresh output arrays each step, Gymnasium's default),
-  next-step autoreset with truncation at the evaluation length, as a training loop runs it.
-* ``mpg env rollout --policy zero``: the Rust loop over the same simulator (no resets: D18).
-* MuJoCo: ``gymnasium.make("InvertedPendulum-v5")`` stepped in a loop (1 agent) and
-  ``gymnasium.make_vec(..., vectorization_mode="sync")`` (256 and 4096 agents), Gymnasium's own
-  autoreset. MuJoCo's task ends an episode once |θ| > 0.2 too, so both reset about as often.
+* ``mpg_tasks`` vector env, two ways: (a) as ``mpg env rollout`` runs the simulator — no
+  autoreset, no time limit (``done`` ignored, D18), ``copy=False`` (no allocation per step);
+  (b) with Gymnasium's defaults — next-step autoreset, truncation at the evaluation length,
+  ``copy=True`` (fresh output arrays each step); path tracking then under
+  ``termination="corrected"`` (under ``"paper"`` every other step would be a reset, D1).
+  Zero actions let the pendulums fall and the vehicles drift, so (b) resets now and then.
+* ``mpg env rollout --policy zero``: the Rust loop over the same simulator (no resets). At one
+  agent its time is dominated by the rayon ``pool.install`` it makes around every step.
+* MuJoCo: ``gymnasium.make("InvertedPendulum-v5")`` stepped in a loop, resetting when an
+  episode ends (1 agent), and ``gymnasium.make_vec(..., vectorization_mode="sync")`` (256 and
+  4096 agents, Gymnasium's autoreset). Its episodes also end once |θ| > 0.2.
 
 Prints a markdown table (one line per configuration) for docs/python.md.
 """
@@ -42,8 +46,13 @@ def timed(step, transitions_per_call: int, seconds: float) -> float:
             return calls * transitions_per_call / dt
 
 
-def ours(task_cls, n: int, seconds: float, copy: bool, threads: int = 1) -> float:
-    venv = task_cls(num_envs=n, copy=copy, threads=threads)
+def ours(task_cls, n: int, seconds: float, gym_defaults: bool, threads: int = 1) -> float:
+    if gym_defaults:
+        venv = task_cls(num_envs=n, termination="corrected", threads=threads)
+    else:
+        venv = task_cls(
+            num_envs=n, copy=False, autoreset=False, max_episode_steps=0, threads=threads
+        )
     venv.reset(seed=0)
     act = np.zeros((n, venv.single_action_space.shape[0]), np.float32)
     return timed(lambda: venv.step(act), n, seconds)
@@ -109,20 +118,20 @@ def main() -> None:
     agents = [int(a) for a in args.agents.split(",")]
     print(f"CPU: {cpu_model()}; Python {platform.python_version()}; numpy {np.__version__}")
     print()
-    print("| task | agents | mpg_tasks vector env (copy=False) | mpg_tasks (copy=True) "
+    print("| task | agents | mpg_tasks, no reset, copy=False | mpg_tasks, Gymnasium defaults "
           "| Rust `mpg env rollout` | MuJoCo InvertedPendulum-v5 |")
     print("|---|---:|---:|---:|---:|---:|")
     for task, cls in (("inverted-pendulum", mpg_tasks.InvertedPendulumVectorEnv),
                       ("path-tracking", mpg_tasks.PathTrackingVectorEnv)):
         for n in agents:
-            a = ours(cls, n, args.seconds, copy=False)
-            b = ours(cls, n, args.seconds, copy=True)
+            a = ours(cls, n, args.seconds, gym_defaults=False)
+            b = ours(cls, n, args.seconds, gym_defaults=True)
             r = rust_rollout(args.mpg, task, n, args.seconds) if args.mpg else None
             m = mujoco(n, args.seconds) if task == "inverted-pendulum" else None
             cells = [f"{v / 1e6:.3f} M/s" if v else "–" for v in (a, b, r, m)]
             print(f"| {task} | {n} | " + " | ".join(cells) + " |", flush=True)
         n = agents[-1]
-        a = ours(cls, n, args.seconds, copy=False, threads=2)
+        a = ours(cls, n, args.seconds, gym_defaults=False, threads=2)
         r = rust_rollout(args.mpg, task, n, args.seconds, threads=2) if args.mpg else None
         cells = [f"{v / 1e6:.3f} M/s" if v else "–" for v in (a, None, r, None)]
         print(f"| {task} | {n}, 2 threads | " + " | ".join(cells) + " |", flush=True)

@@ -26,7 +26,8 @@ fn value_err(msg: impl Into<String>) -> PyErr {
 
 /// The task named `name` (`path-tracking` or `inverted-pendulum`).
 fn parse_task(name: &str) -> PyResult<Task> {
-    name.parse::<Task>().map_err(|e| value_err(format!("task: {e}")))
+    name.parse::<Task>()
+        .map_err(|e| value_err(format!("task: {e}")))
 }
 
 fn parse_termination(name: &str) -> PyResult<Termination> {
@@ -277,8 +278,7 @@ impl Batch {
                     )),
                     e => sim_err("actions", e),
                 })?;
-            let corrected_pt =
-                task == Task::PathTracking && termination == Termination::Corrected;
+            let corrected_pt = task == Task::PathTracking && termination == Termination::Corrected;
             let mut any_pending = false;
             for i in 0..n {
                 if inner.pending[i] {
@@ -336,12 +336,17 @@ fn corrected_failure(o: &[f32], u: &[f32]) -> bool {
     )
 }
 
+/// A model call's checked inputs: (rows, obs, act, noise).
+type ModelInputs<'a> = (usize, &'a [f64], &'a [f64], &'a [f64]);
+/// A VJP's outputs: (dL/d obs, dL/d act).
+type VjpOut<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
+
 /// Checks a model call's inputs: `obs [n, OBS]`, `act [n, ACT]`, `noise [n]`, all finite.
 fn model_inputs<'a, M: FastModel>(
     obs: &'a PyReadonlyArray2<'_, f64>,
     act: &'a PyReadonlyArray2<'_, f64>,
     noise: &'a PyReadonlyArray1<'_, f64>,
-) -> PyResult<(usize, &'a [f64], &'a [f64], &'a [f64])> {
+) -> PyResult<ModelInputs<'a>> {
     let s = rows_of("obs", obs, None, M::OBS)?;
     let n = obs.shape()[0];
     let a = rows_of("act", act, Some(n), M::ACT)?;
@@ -406,7 +411,7 @@ fn model_vjp_of<'py, M: FastModel>(
     noise: PyReadonlyArray1<'py, f64>,
     g_next: PyReadonlyArray2<'py, f64>,
     g_reward: PyReadonlyArray1<'py, f64>,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
+) -> PyResult<VjpOut<'py>> {
     let (n, s, a, e) = model_inputs::<M>(&obs, &act, &noise)?;
     let g = rows_of("g_next", &g_next, Some(n), M::OBS)?;
     if g_reward.len() != n {
@@ -469,7 +474,7 @@ fn model_vjp<'py>(
     noise: PyReadonlyArray1<'py, f64>,
     g_next: PyReadonlyArray2<'py, f64>,
     g_reward: PyReadonlyArray1<'py, f64>,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
+) -> PyResult<VjpOut<'py>> {
     match parse_task(task)? {
         Task::PathTracking => model_vjp_of::<PathModel>(py, obs, act, noise, g_next, g_reward),
         Task::InvertedPendulum => {

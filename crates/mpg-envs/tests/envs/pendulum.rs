@@ -525,7 +525,9 @@ fn lqr_gain_is_rederived() {
 #[test]
 fn reset_agents_redraws_only_the_masked_agents() {
     let n = 130; // three blocks, the last partial
-    let far: Vec<f32> = (0..n).flat_map(|i| [1.0 + i as f32, 0.1, 0.0, 0.0]).collect();
+    let far: Vec<f32> = (0..n)
+        .flat_map(|i| [1.0 + i as f32, 0.1, 0.0, 0.0])
+        .collect();
     let mask: Vec<bool> = (0..n).map(|i| i % 3 == 0 || i == 129).collect();
     let run = |threads: usize| {
         let mut sim = VecSim::new(Pendulum::default(), n, 5);
