@@ -22,9 +22,35 @@ demo: setup
 demo-sim: setup
     cargo run --release --quiet -- env rollout --task path-tracking --policy linear --agents 4096 --steps 200 --threads 2
 
-# The test suite CI runs (each test in its own process: tch's seed and threads are process-wide)
-test: setup
+# The test suite CI runs (each test in its own process: tch's seed and threads are process-wide), then the Python package's tests
+test: setup test-py
     cargo nextest run --workspace --no-fail-fast
+
+# Build the Python package's wheel (mpg-tasks, crates/mpg-py) with maturin and install it into .venv-py with numpy, gymnasium and pytest (idempotent; seconds on a second run)
+py:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [[ -x .venv-py/bin/python ]] || python3 -m venv .venv-py
+    if [[ ! -f .venv-py/.tools-ok ]]; then
+        .venv-py/bin/python -m pip install --quiet --upgrade pip
+        .venv-py/bin/python -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.21" "gymnasium>=1.0" pytest
+        touch .venv-py/.tools-ok
+    fi
+    rm -rf target/wheels/py && mkdir -p target/wheels/py
+    # A fixed timestamp makes the wheel reproducible, so an unchanged one is not reinstalled.
+    SOURCE_DATE_EPOCH=315532800 .venv-py/bin/maturin build --quiet --release --strip --manifest-path crates/mpg-py/Cargo.toml --out target/wheels/py
+    wheel=$(ls target/wheels/py/mpg_tasks-*.whl)
+    sum=$(sha256sum "$wheel" | cut -d' ' -f1)
+    if [[ "$(cat .venv-py/.wheel-sha256 2>/dev/null)" != "$sum" ]]; then
+        .venv-py/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
+        echo "$sum" > .venv-py/.wheel-sha256
+    fi
+    echo "installed $(basename "$wheel") into .venv-py ($(du -k "$wheel" | cut -f1) KiB)"
+
+# The Python package's tests (pytest, crates/mpg-py/tests) against the `mpg` binary's `env step`
+test-py: py
+    cargo build --quiet --bin mpg
+    MPG_BIN=target/debug/mpg .venv-py/bin/python -m pytest -q crates/mpg-py/tests
 
 # Formatting and lints, as CI checks them
 lint: setup

@@ -134,6 +134,9 @@ pub trait Sim: Send {
     fn reset_all(&mut self);
     /// Re-initialise only the agents whose last step reported `done` (the authors' `reset()`).
     fn reset_done(&mut self);
+    /// Re-initialise the agents `i` with `mask[i]` (Gymnasium's autoreset of the agents whose
+    /// episode ended, by termination or by a caller's time limit); `mask` has one value per agent.
+    fn reset_agents(&mut self, mask: &[bool]) -> Result<(), SimError>;
     /// Rebuild every agent's state from an observation (the authors' `reset(init_obs=…)`).
     fn set_obs(&mut self, obs: &[f32]) -> Result<(), SimError>;
     fn observe(&self, obs: &mut [f32]);

@@ -151,6 +151,27 @@ impl<K: Kernel> Sim for VecSim<K> {
         });
     }
 
+    fn reset_agents(&mut self, mask: &[bool]) -> Result<(), SimError> {
+        if mask.len() != self.agents {
+            return Err(SimError::Shape {
+                what: "reset mask",
+                expected: self.agents,
+                got: mask.len(),
+            });
+        }
+        // Block by block in agent order, each from its own generator: the same draws whatever
+        // the number of threads.
+        self.for_parts(|k, start, p| {
+            for i in 0..p.done.len() {
+                if mask[start + i] {
+                    k.reset(&mut p.block, i, &mut p.rng);
+                    p.done[i] = false;
+                }
+            }
+        });
+        Ok(())
+    }
+
     fn set_obs(&mut self, obs: &[f32]) -> Result<(), SimError> {
         let d = self.spec().obs_dim;
         self.check("observation", obs, d)?;

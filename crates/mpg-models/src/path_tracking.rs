@@ -6,11 +6,8 @@ use mpg_envs::path_tracking::{A, ACC_MAX, B, C_F, C_R, I_Z, MASS, STEER_MAX, V_R
 use std::f64::consts::PI;
 use tch::Tensor;
 
-/// One model step length, s: a single 0.1 s update (spec §1.9, mismatch (i)).
-pub const MODEL_TAU: f64 = 0.1;
-/// Speed bounds applied to v_x⁺ (spec §1.4, §1.9).
-pub const VX_MIN: f64 = 1.0;
-pub const VX_MAX: f64 = 35.0;
+/// The model's constants (spec §1.9), one copy in `mpg-prior`.
+pub use mpg_prior::path_tracking::{MODEL_TAU, VX_MAX, VX_MIN};
 
 /// `PathTrackingModel` (spec §1.9): the §1.4 velocity update with τ = 0.1, forward-Euler
 /// kinematics relative to a straight reference line, additive noise on Δy.

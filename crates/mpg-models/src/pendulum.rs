@@ -4,21 +4,10 @@ use crate::PriorModel;
 use mpg_envs::Task;
 use tch::Tensor;
 
-/// Cart mass M, kg (spec §2.3; the simulator's is 10.472, §2.2).
-pub const CART_MASS: f64 = 9.42;
-/// Rod mass m₁, kg (spec §2.3; the simulator's pole is 5.019, §2.2).
-pub const ROD_MASS: f64 = 4.89;
-/// Rod length l, m, centre of mass at l/2 (spec §2.3).
-pub const ROD_LENGTH: f64 = 0.6;
-/// Gravity, m/s² (spec §2.3).
-pub const GRAVITY: f64 = 9.81;
-/// Actuator gear: force = 100·a N (spec §2.1, §2.3).
-pub const GEAR: f64 = 100.0;
-/// One explicit-Euler step, s (spec §2.3).
-pub const MODEL_TAU: f64 = 0.04;
-/// Reward weights on the post-step model state (p, θ, ṗ, θ̇): velocity weights 1e-3 as coded,
-/// not the simulator's 0.1 (spec §2.3, D3).
-pub const REWARD_WEIGHTS: [f64; 4] = [0.01, 1.0, 1e-3, 1e-3];
+/// The model's constants (spec §2.3, D3), one copy in `mpg-prior`.
+pub use mpg_prior::pendulum::{
+    CART_MASS, GEAR, GRAVITY, MODEL_TAU, REWARD_WEIGHTS, ROD_LENGTH, ROD_MASS,
+};
 
 /// `InvertedPendulumModel` (spec §2.3): textbook cart + uniform rod without damping, one
 /// explicit-Euler step of 0.04 s, additive noise on the cart position.

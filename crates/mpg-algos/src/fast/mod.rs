@@ -7,7 +7,9 @@
 //! * [`mlp`]: an f32 MLP (forward keeping the pre-activations, backward to inputs and
 //!   parameters) on `matrixmultiply`'s sgemm.
 //! * [`FastModel`]: a prior model's step per sample in f64 and its hand-derived
-//!   vector-Jacobian product: [`path_model`] (spec §1.9), [`pendulum_model`] (spec §2.3).
+//!   vector-Jacobian product: [`path_model`] (spec §1.9), [`pendulum_model`] (spec §2.3); they
+//!   live in the crate `mpg-prior` (no libtorch, shared with the Python package) and are
+//!   re-exported here.
 //! * [`rollout`]: the H-step model return with the data term and the bootstrap (one forward
 //!   sweep, one reverse sweep), which both MPG's mixed objective and n-step ADP's full-BPTT
 //!   objective are instances of; on several threads, each takes a share of the batch
@@ -16,8 +18,6 @@
 pub mod actor;
 pub mod critic;
 pub mod mlp;
-pub mod path_model;
-pub mod pendulum_model;
 pub mod rollout;
 #[cfg(test)]
 mod tests;
@@ -26,31 +26,11 @@ pub use rollout::{
     Critic, Objective, PolicyGrad, Workspace, model_target, policy_grad, policy_grad_threads,
 };
 
+pub use mpg_prior::{FastModel, path_model, pendulum_model};
+
 use mlp::ParamGrads;
 use mpg_envs::Task;
 use tch::Tensor;
-
-/// A prior model's one-step map for one sample, in f64, with its vector-Jacobian product.
-/// Observations are raw (not scaled), actions in policy units (as [`mpg_models::PriorModel`]).
-pub trait FastModel {
-    const OBS: usize;
-    const ACT: usize;
-
-    /// Writes the next observation into `next` (`OBS` values) and returns the raw reward.
-    fn step(s: &[f64], a: &[f64], noise: f64, next: &mut [f64]) -> f64;
-
-    /// Given dL/d next observation `g` and dL/d reward `g_rew` at (`s`, `a`, `noise`), writes
-    /// dL/d`s` into `gs` and dL/d`a` into `ga` (overwriting both).
-    fn step_vjp(
-        s: &[f64],
-        a: &[f64],
-        noise: f64,
-        g: &[f64],
-        g_rew: f64,
-        gs: &mut [f64],
-        ga: &mut [f64],
-    );
-}
 
 /// [`policy_grad_threads`] with `task`'s prior model.
 pub fn task_policy_grad(

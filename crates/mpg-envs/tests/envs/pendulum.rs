@@ -519,3 +519,42 @@ fn lqr_gain_is_rederived() {
         "closed loop does not decay: {x:?}"
     );
 }
+
+/// `reset_agents` redraws exactly the masked agents, across block boundaries, from the same
+/// per-block generators on any number of threads; a mask of the wrong length is refused.
+#[test]
+fn reset_agents_redraws_only_the_masked_agents() {
+    let n = 130; // three blocks, the last partial
+    let far: Vec<f32> = (0..n)
+        .flat_map(|i| [1.0 + i as f32, 0.1, 0.0, 0.0])
+        .collect();
+    let mask: Vec<bool> = (0..n).map(|i| i % 3 == 0 || i == 129).collect();
+    let run = |threads: usize| {
+        let mut sim = VecSim::new(Pendulum::default(), n, 5);
+        sim.set_threads(threads);
+        sim.set_obs(&far).unwrap();
+        sim.reset_agents(&mask).unwrap();
+        let mut obs = vec![0.0f32; n * 4];
+        sim.observe(&mut obs);
+        obs
+    };
+    let obs = run(1);
+    for i in 0..n {
+        let row = &obs[i * 4..(i + 1) * 4];
+        if mask[i] {
+            assert!(row.iter().all(|v| v.abs() <= 0.01), "agent {i}: {row:?}");
+        } else {
+            assert_eq!(row, &far[i * 4..(i + 1) * 4], "agent {i} kept");
+        }
+    }
+    assert_eq!(obs, run(2), "same draws on two threads");
+    let mut sim = VecSim::new(Pendulum::default(), n, 5);
+    assert_eq!(
+        sim.reset_agents(&mask[1..]),
+        Err(mpg_envs::SimError::Shape {
+            what: "reset mask",
+            expected: n,
+            got: n - 1
+        })
+    );
+}

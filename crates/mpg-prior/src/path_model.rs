@@ -1,9 +1,9 @@
 //! The path-tracking prior model step of spec §1.9 (as `mpg_models::PathTrackingModel`), per
 //! sample in f64, and its hand-derived vector-Jacobian product.
 
-use super::FastModel;
+use crate::FastModel;
+use crate::path_tracking::{MODEL_TAU as TAU, VX_MAX, VX_MIN};
 use mpg_envs::path_tracking::{A, ACC_MAX, B, C_F, C_R, I_Z, MASS, STEER_MAX, V_REF};
-use mpg_models::path_tracking::{MODEL_TAU as TAU, VX_MAX, VX_MIN};
 use std::f64::consts::PI;
 
 pub const OBS_DIM: usize = 6;

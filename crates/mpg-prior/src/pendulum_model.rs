@@ -1,8 +1,8 @@
 //! The inverted-pendulum prior model step of spec §2.3 (as `mpg_models::PendulumModel`), per
 //! sample in f64, and its hand-derived vector-Jacobian product.
 
-use super::FastModel;
-use mpg_models::pendulum::{
+use crate::FastModel;
+use crate::pendulum::{
     CART_MASS, GEAR, GRAVITY, MODEL_TAU as TAU, REWARD_WEIGHTS, ROD_LENGTH, ROD_MASS,
 };
 
