@@ -13,6 +13,7 @@ pub mod log;
 pub mod output;
 pub mod resume;
 pub mod run_dir;
+pub mod staleness;
 pub mod sync;
 pub mod trained;
 

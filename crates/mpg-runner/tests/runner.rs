@@ -8,3 +8,5 @@ mod buffer;
 mod config;
 #[path = "runner/determinism.rs"]
 mod determinism;
+#[path = "runner/staleness.rs"]
+mod staleness;
