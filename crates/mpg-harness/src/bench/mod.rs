@@ -2,6 +2,7 @@
 //! invocation runs (select.rs), and running them as `mpg train` children (scheduler.rs).
 //! docs/bench.md is the user's guide.
 
+pub mod estimate;
 pub mod matrix;
 pub mod profile;
 pub mod scheduler;
