@@ -588,10 +588,18 @@ impl RunConfig {
         if !cfg.sync.staleness_file.is_empty() && cfg.sync.staleness_counts.is_empty() {
             // D21: the histogram lands in the run's config; the file is read once, here.
             let file = &cfg.sync.staleness_file;
-            cfg.sync.staleness_counts =
-                crate::staleness::read_histogram(Path::new(file)).map_err(|e| {
-                    ConfigError(format!("{name}: key 'sync.staleness_file': {file}: {e}"))
-                })?;
+            // Relative to the working directory, else to the checkout this binary was built
+            // from (as profiles are found); the key keeps the path as written.
+            let mut path = Path::new(file).to_path_buf();
+            let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(file);
+            if path.is_relative() && !path.exists() && built.exists() {
+                path = built;
+            }
+            cfg.sync.staleness_counts = crate::staleness::read_histogram(&path).map_err(|e| {
+                ConfigError(format!("{name}: key 'sync.staleness_file': {file}: {e}"))
+            })?;
         }
         let v = cfg.violations();
         if !v.is_empty() {
@@ -876,7 +884,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "sync.staleness_file",
-        "sync trainer: CSV the staleness histogram is read from when staleness_counts is empty (a staleness,count table such as bench-configs/staleness/authors-12-learners.csv, or a run's gradients.csv, its first 200 iterations left out), relative to the working directory; \"\" for none",
+        "sync trainer: CSV the staleness histogram is read from when staleness_counts is empty (a staleness,count table such as bench-configs/staleness/authors-12-learners.csv, or a run's gradients.csv, its first 200 iterations left out), relative to the working directory or else to the checkout mpg was built from; \"\" for none",
     ),
     (
         "sync.buffers",
