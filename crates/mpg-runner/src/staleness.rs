@@ -193,7 +193,8 @@ impl Window {
 /// The staleness histogram of a CSV, `counts[d]` for d = 0..=max: either a `staleness,count`
 /// table (the authors' measurement, `bench-configs/staleness/`) or a run's `gradients.csv`
 /// (one row per applied gradient; the first [`STARTUP_ITERATIONS`] left out). Lines starting
-/// with '#' are comments.
+/// with '#' are comments; a repeat of the header line is skipped (several runs' files pooled by
+/// concatenation).
 pub fn read_histogram(path: &Path) -> Result<Vec<u64>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     parse_histogram(&text)
@@ -211,6 +212,9 @@ pub fn parse_histogram(text: &str) -> Result<Vec<u64>, String> {
     let iteration = col("iteration");
     let mut counts: Vec<u64> = Vec::new();
     for (i, line) in lines {
+        if line == header {
+            continue; // files concatenated with `cat` (several seeds pooled)
+        }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let field = |c: usize, name: &str| -> Result<u64, String> {
             (fields.get(c)).and_then(|f| f.parse().ok()).ok_or(format!(
@@ -315,6 +319,8 @@ mod tests {
         let grads = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n\
                      5,0,0,5,,\n250,1,248,2,1.0,1.0\n251,0,249,2,,\n252,1,250,0,,\n";
         assert_eq!(parse_histogram(grads).unwrap(), vec![1, 0, 2]);
+        let pooled = format!("{grads}{grads}");
+        assert_eq!(parse_histogram(&pooled).unwrap(), vec![2, 0, 4]);
         assert!(parse_histogram("iteration,version\n1,2\n").is_err());
         assert!(parse_histogram("staleness,count\n1,x\n").is_err());
         assert!(parse_histogram("staleness,count\n").is_err());
