@@ -189,7 +189,8 @@ impl State {
             0
         };
         let per_call = self.cfg.sampling.transitions_per_call;
-        (self.actor).collect(&self.opt.nets, &mut self.buffers[b], per_call);
+        self.actor
+            .collect(&self.opt.nets, &mut self.buffers[b], per_call);
     }
 
     fn evaluate(&mut self, progress: &mut dyn Progress) -> Result<Evaluation> {
