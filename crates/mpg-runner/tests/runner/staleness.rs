@@ -236,7 +236,7 @@ fn gradients_csv_records_each_drawn_staleness_and_w_data_is_that_of_k_minus_d() 
 }
 
 #[test]
-fn two_buffers_both_fill_and_serve() {
+fn learning_waits_until_both_buffers_hold_replay_start() {
     tch::set_num_threads(1);
     let cfg = small(Algo::Td3, Task::InvertedPendulum);
     let mut one = cfg.clone();
