@@ -80,7 +80,7 @@ bench-perf: setup
 bench-perf-compare REV *ARGS: setup
     scripts/bench-perf-compare.sh {{REV}} {{ARGS}}
 
-# The paper's protocol (profile `paper`: 60 runs of 100 000 updates; days on 2 cores, see docs/bench.md), then its report in results/bench/paper/report; resumable; ARGS e.g. --jobs 4
+# The paper's protocol (profile `paper`: 60 runs of 100 000 updates, the asynchronous learners emulated in one deterministic thread, D21; `--profile paper-async` for the real threads), then its report in results/bench/paper/report; resumable; ARGS e.g. --jobs 2; estimate first with `target/release/mpg bench --profile paper --dry-run --calibrate 200`
 bench-all *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile paper {{ARGS}}

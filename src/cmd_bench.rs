@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mpg_harness::bench::collect::{self, Keep};
+use mpg_harness::bench::estimate;
 use mpg_harness::bench::scheduler::{self, CELL_CONFIG, Counts, Event, Job, Observer, Plan};
 use mpg_harness::bench::select::{self, Selection};
 use mpg_harness::bench::{Profile, cells, validate};
@@ -42,6 +43,10 @@ pub struct BenchArgs {
     /// Validate, print what each selected cell needs (start, resume, skip), run nothing
     #[arg(long)]
     dry_run: bool,
+    /// With --dry-run: estimate the selected cells' time on this machine from N calibration
+    /// updates of each distinct configuration (minutes for the paper matrix; 0: no estimate)
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "dry_run")]
+    calibrate: u64,
     /// Skip the cells whose finished copy is under DIR (--collect's folders, e.g.
     /// results/quick/runs: the same config, eval.csv complete), so that committed runs are not
     /// run again on a fresh clone
@@ -215,6 +220,28 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             profile.iterations,
             out.display()
         );
+        if a.calibrate == 0 {
+            println!("add --calibrate N (e.g. 200) for an estimate of the time on this machine");
+            return Ok(());
+        }
+        let pending: Vec<_> = (plans.iter())
+            .filter_map(|(c, _, p)| {
+                let (remaining, fresh) = match p {
+                    Plan::Start => (c.iterations, true),
+                    Plan::Resume { done, .. } => (c.iterations.saturating_sub(*done), false),
+                    _ => return None,
+                };
+                let cfg = &configs[c.index];
+                Some(estimate::Pending {
+                    cell: c,
+                    cfg,
+                    remaining,
+                    fresh,
+                })
+            })
+            .collect();
+        let est = estimate::estimate(&pending, a.calibrate.max(2), jobs, |m| eprintln!("{m}"))?;
+        print!("{}", est.render(a.calibrate.max(2)));
         return Ok(());
     }
 

@@ -336,7 +336,8 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
 }
 
 /// Prefixes of the tensors a trainer saves beside the optimiser's ([`save`]'s `extra`): the
-/// learner's reused batch, and the synchronous trainer's stale parameters (`sync.staleness`).
+/// learner's reused batch, and the synchronous trainer's window of past parameters (its staleness
+/// model, crate::staleness: those of the last min(iteration, max d) iterations, oldest first).
 pub const CACHE: &str = "learner_cache.";
 pub const STALE: &str = "stale.";
 

@@ -91,8 +91,10 @@ pub struct AsyncConfig {
     pub watchdog_s: u64,
 }
 
-/// The synchronous trainer; read only when `trainer = "sync"`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The synchronous trainer; read only when `trainer = "sync"`. The staleness model and the
+/// buffers emulate the asynchronous learners in one deterministic thread (D21,
+/// crate::staleness).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     /// Compute each gradient on the parameters of this many iterations ago (the first
@@ -100,6 +102,35 @@ pub struct SyncConfig {
     /// stand-in for the stale gradients of the asynchronous trainer's learners (spec §4), to
     /// measure what staleness alone does. 0 (the default) is the ordinary synchronous trainer.
     pub staleness: u64,
+    /// A staleness histogram: d_k = d with probability counts[d] / Σ counts (D21); empty for
+    /// none. Exclusive with `staleness` > 0.
+    #[serde(default)]
+    pub staleness_counts: Vec<u64>,
+    /// A CSV the histogram is read from when the config is resolved and `staleness_counts` is
+    /// empty (a `staleness,count` table or a run's `gradients.csv`); afterwards only a record
+    /// of where the counts came from. Empty for none.
+    #[serde(default)]
+    pub staleness_file: String,
+    /// Replay buffers, each `sampling.buffer_size`: each sampling call's transitions go to one
+    /// drawn uniformly, each batch comes from one drawn uniformly, learning starts when every
+    /// buffer holds `sampling.replay_start` (the asynchronous trainer's, spec §4). 1 = plain.
+    #[serde(default = "one")]
+    pub buffers: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for SyncConfig {
+    fn default() -> SyncConfig {
+        SyncConfig {
+            staleness: 0,
+            staleness_counts: Vec::new(),
+            staleness_file: String::new(),
+            buffers: 1,
+        }
+    }
 }
 
 /// How evaluation episodes start (decision D7).
@@ -350,6 +381,40 @@ impl RunConfig {
                 self.sync.staleness
             ),
         );
+        let counts = &self.sync.staleness_counts;
+        need(
+            counts.is_empty()
+                || (counts.len() <= 1001
+                    && counts.iter().any(|&c| c > 0)
+                    && counts.iter().all(|&c| c < 1 << 40)),
+            format!(
+                "sync.staleness_counts: {} entries summing to {}: must be empty or at most 1001 counts (staleness 0..=1000), each below 2^40, not all 0",
+                counts.len(),
+                counts.iter().fold(0u64, |a, &c| a.saturating_add(c))
+            ),
+        );
+        need(
+            counts.is_empty() || self.sync.staleness == 0,
+            format!(
+                "sync.staleness = {} and sync.staleness_counts: give one staleness model (a constant or a histogram), not both",
+                self.sync.staleness
+            ),
+        );
+        need(
+            counts.is_empty() || self.trainer == TrainerKind::Sync,
+            "sync.staleness_counts applies to trainer = \"sync\" only; leave it empty".into(),
+        );
+        need(
+            (1..=64).contains(&self.sync.buffers),
+            format!("sync.buffers: {} not in 1..=64", self.sync.buffers),
+        );
+        need(
+            self.sync.buffers == 1 || self.trainer == TrainerKind::Sync,
+            format!(
+                "sync.buffers: {} applies to trainer = \"sync\" only (the async trainer has async.buffers); set it to 1",
+                self.sync.buffers
+            ),
+        );
         need(
             l.gamma > 0.0 && l.gamma <= 1.0,
             format!("learner.gamma: {} not in (0, 1]", l.gamma),
@@ -534,6 +599,23 @@ impl RunConfig {
                     e.inner().message()
                 ))
             })?;
+        let mut cfg = cfg;
+        if !cfg.sync.staleness_file.is_empty() && cfg.sync.staleness_counts.is_empty() {
+            // D21: the histogram lands in the run's config; the file is read once, here.
+            let file = &cfg.sync.staleness_file;
+            // Relative to the working directory, else to the checkout this binary was built
+            // from (as profiles are found); the key keeps the path as written.
+            let mut path = Path::new(file).to_path_buf();
+            let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(file);
+            if path.is_relative() && !path.exists() && built.exists() {
+                path = built;
+            }
+            cfg.sync.staleness_counts = crate::staleness::read_histogram(&path).map_err(|e| {
+                ConfigError(format!("{name}: key 'sync.staleness_file': {file}: {e}"))
+            })?;
+        }
         let v = cfg.violations();
         if !v.is_empty() {
             // Each value out of range is named where it came from: the --set or flag that gave
@@ -853,6 +935,18 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "sync.staleness",
         "sync trainer: compute each gradient on the parameters of this many iterations ago (a deterministic stand-in for the async learners' staleness), 0 for none",
+    ),
+    (
+        "sync.staleness_counts",
+        "sync trainer: staleness histogram, counts[d] for d = 0, 1, …: each gradient is computed on the parameters and iteration counter of d iterations ago, d drawn from it with the run's seed (D21; the emulated async learners); [] for none",
+    ),
+    (
+        "sync.staleness_file",
+        "sync trainer: CSV the staleness histogram is read from when staleness_counts is empty (a staleness,count table such as bench-configs/staleness/authors-12-learners.csv, or a run's gradients.csv, its first 200 iterations left out), relative to the working directory or else to the checkout mpg was built from; \"\" for none",
+    ),
+    (
+        "sync.buffers",
+        "sync trainer: replay buffers, each sampling.buffer_size; each sampling call fills one and each batch comes from one, drawn uniformly with the run's seed (the async trainer's buffers, D21); learning starts when each holds sampling.replay_start; 1 = plain",
     ),
     ("learner.gamma", "discount γ (spec §3.1: 0.98)"),
     ("learner.batch_size", "minibatch size (spec §3.9: 256)"),

@@ -15,6 +15,7 @@ pub mod output;
 pub mod recorder;
 pub mod resume;
 pub mod run_dir;
+pub mod staleness;
 pub mod sync;
 pub mod trained;
 

@@ -12,16 +12,15 @@ pub use crate::recorder::record_outcome;
 use crate::recorder::{CheckpointState, Recorder};
 use crate::resume::{self, Session};
 use crate::run_dir::{RunDir, RunLock, Status};
+use crate::staleness::{BATCH_STREAM, ROUTE_STREAM, Window, draw_below};
 use anyhow::{Result, bail};
 use mpg_algos::{Learner, Nets, Optimizer};
 use mpg_envs::pendulum::Pendulum;
 use mpg_envs::{Rng, Sim, Task, VecSim, make_sim};
 use rand::SeedableRng;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tch::Tensor;
 
 /// Derived seeds of the run's generators (D8): one run seed, a fixed stream per component.
 pub(crate) fn sub_seed(seed: u64, component: u64) -> u64 {
@@ -67,44 +66,13 @@ struct State {
     opt: Optimizer,
     learner: Learner,
     actor: Actor,
-    buffer: ReplayBuffer,
+    /// `sync.buffers` replay buffers (one unless the async trainer's are emulated, D21).
+    buffers: Vec<ReplayBuffer>,
     evaluator: Evaluator,
     iteration: u64,
-    /// `sync.staleness` > 0: the recent parameters the gradients are computed on.
-    stale: Option<Stale>,
-}
-
-/// `sync.staleness`: the parameters of the last `depth + 1` iterations, oldest first (the
-/// newest is the current one), and networks to load the oldest into. The gradient of iteration
-/// `i` is computed on the parameters of iteration `max(0, i − depth)` — as an asynchronous
-/// learner computes on the snapshot it took while `depth` other gradients were applied — and
-/// applied to the current ones.
-struct Stale {
-    depth: usize,
-    past: VecDeque<Vec<Tensor>>,
-    nets: Nets,
-}
-
-impl Stale {
-    fn new(cfg: &RunConfig) -> Option<Stale> {
-        let depth = cfg.sync.staleness as usize;
-        (depth > 0).then(|| Stale {
-            depth,
-            past: VecDeque::new(),
-            nets: cfg.shaped_nets(),
-        })
-    }
-
-    /// Record `current` as iteration `it`'s parameters; return the networks holding those of
-    /// `max(0, it − depth)` and that iteration.
-    fn view(&mut self, current: &Nets, it: u64) -> (&Nets, u64) {
-        self.past.push_back(current.snapshot());
-        while self.past.len() > self.depth + 1 {
-            self.past.pop_front();
-        }
-        self.nets.load(&self.past[0]);
-        (&self.nets, it + 1 - self.past.len() as u64)
-    }
+    /// A staleness model (`sync.staleness`, `sync.staleness_counts`): the window of past
+    /// parameters the gradients are computed on (crate::staleness, D21).
+    stale: Option<Window>,
 }
 
 /// A training simulator of `agents` agents (the actors' and the learners' tasks, D1, D20).
@@ -170,31 +138,58 @@ fn build(cfg: &RunConfig, rec: Recorder) -> State {
         cfg.learner.explore_sigma,
         cfg.learner.log_std_clip,
     );
-    let buffer = ReplayBuffer::new(
-        cfg.sampling.buffer_size,
-        spec.obs_dim,
-        spec.act_dim,
-        Rng::seed_from_u64(sub_seed(cfg.seed, 5)),
-    );
+    // Buffer 0 keeps stream 5 (runs with one buffer are unchanged); the others take the
+    // async trainer's streams 5 + 1000·k.
+    let buffers = (0..cfg.sync.buffers as u64)
+        .map(|k| {
+            ReplayBuffer::new(
+                cfg.sampling.buffer_size,
+                spec.obs_dim,
+                spec.act_dim,
+                Rng::seed_from_u64(sub_seed(cfg.seed, 5 + 1000 * k)),
+            )
+        })
+        .collect();
     State {
         cfg: cfg.clone(),
         rec,
         opt,
         learner,
         actor,
-        buffer,
+        buffers,
         evaluator: make_evaluator(cfg, sub_seed(cfg.seed, 6)),
         iteration: 0,
-        stale: Stale::new(cfg),
+        stale: Window::new(cfg),
     }
 }
 
 impl State {
+    /// Transitions stored in every buffer so far (`env_steps`).
+    fn env_steps(&self) -> u64 {
+        self.buffers.iter().map(|b| b.added).sum()
+    }
+
+    /// Collect one sampling call into a buffer drawn uniformly (as the async actors route
+    /// their chunks), counted by the transitions stored so far (so the draw needs no state
+    /// beyond the buffers the checkpoint holds).
+    fn collect(&mut self) {
+        let n = self.buffers.len() as u64;
+        let b = if n > 1 {
+            let stream = sub_seed(self.cfg.seed, ROUTE_STREAM);
+            draw_below(stream, self.env_steps(), n) as usize
+        } else {
+            0
+        };
+        let per_call = self.cfg.sampling.transitions_per_call;
+        self.actor
+            .collect(&self.opt.nets, &mut self.buffers[b], per_call);
+    }
+
     fn evaluate(&mut self, progress: &mut dyn Progress) -> Result<Evaluation> {
         let ev = self.evaluator.evaluate(&self.opt.nets);
         let wall_s = self.rec.wall_s();
         self.rec
-            .evaluation(self.iteration, wall_s, self.buffer.added, &ev)?;
+            .evaluation(self.iteration, wall_s, self.env_steps(), &ev)?;
         progress.evaluation(self.iteration, &ev);
         Ok(ev)
     }
@@ -203,13 +198,12 @@ impl State {
         let mut extra =
             checkpoint::named(checkpoint::CACHE, self.learner.cached().unwrap_or_default());
         if let Some(s) = &self.stale {
-            let flat = s.past.iter().flatten().map(|t| t.shallow_clone()).collect();
-            extra.extend(checkpoint::named(checkpoint::STALE, flat));
+            extra.extend(checkpoint::named(checkpoint::STALE, s.save(self.iteration)));
         }
         self.rec.checkpoint(CheckpointState {
             iteration: self.iteration,
             opt: &self.opt,
-            buffers: &[&self.buffer],
+            buffers: &self.buffers.iter().collect::<Vec<_>>(),
             extra,
             learner_calls: self.learner.calls(),
             actor_rng: self.actor.rng.clone(),
@@ -221,19 +215,24 @@ impl State {
 
     /// One iteration: maybe collect, sample, compute, apply, log.
     fn iterate(&mut self) -> Result<()> {
-        let cfg = &self.cfg;
-        if self.iteration % cfg.sampling.updates_per_call == 0 {
-            self.actor.collect(
-                &self.opt.nets,
-                &mut self.buffer,
-                cfg.sampling.transitions_per_call,
-            );
+        if self.iteration % self.cfg.sampling.updates_per_call == 0 {
+            self.collect();
         }
-        let batch = self.buffer.sample(cfg.learner.batch_size);
         let it = self.iteration;
+        // The batch from a buffer drawn uniformly, as the async buffers race to fill the
+        // learners' queue (D21).
+        let n = self.buffers.len() as u64;
+        let b = if n > 1 {
+            draw_below(sub_seed(self.cfg.seed, BATCH_STREAM), it, n) as usize
+        } else {
+            0
+        };
+        let batch = self.buffers[b].sample(self.cfg.learner.batch_size);
+        // The policy gradient only where the applying iteration's delayed update uses it, as
+        // the update thread applies it (the async learners compute it every time).
         let need_policy = self.opt.policy_due(it);
         let cpu0 = thread_cpu_ms();
-        let (nets, version) = match &mut self.stale {
+        let (nets, version) = match &self.stale {
             Some(s) => s.view(&self.opt.nets, it),
             None => (&self.opt.nets, it),
         };
@@ -256,7 +255,7 @@ impl State {
         if self.iteration % self.cfg.log.interval == 0 {
             let has_q2 = self.opt.nets.q2.is_some();
             self.rec
-                .train_row(self.iteration, self.buffer.added, has_q2)?;
+                .train_row(self.iteration, self.env_steps(), has_q2)?;
         }
         Ok(())
     }
@@ -315,13 +314,9 @@ fn train_loop(
     lock: &mut RunLock,
 ) -> Result<Outcome> {
     let total = st.cfg.iterations;
-    // Learning starts when the buffer holds replay_start transitions (spec §3.9).
-    while st.buffer.len() < st.cfg.sampling.replay_start {
-        st.actor.collect(
-            &st.opt.nets,
-            &mut st.buffer,
-            st.cfg.sampling.transitions_per_call,
-        );
+    // Learning starts when every buffer holds replay_start transitions (spec §3.9, §4).
+    while (st.buffers.iter()).any(|b| b.len() < st.cfg.sampling.replay_start) {
+        st.collect();
     }
     let t_rate = Instant::now();
     let first = st.iteration;
@@ -355,7 +350,7 @@ fn train_loop(
 /// Load a verified checkpoint into a freshly built state (nothing is written).
 fn restore(st: &mut State, found: &Found) -> Result<()> {
     let (ck, meta) = (&found.dir, &found.meta);
-    let (mut buffers, extra) = checkpoint::load_state(ck, meta, &mut st.opt)?;
+    let (buffers, extra) = checkpoint::load_state(ck, meta, &mut st.opt)?;
     let cache = checkpoint::group(&extra, checkpoint::CACHE);
     let cache = match cache.len() {
         0 => None,
@@ -363,21 +358,13 @@ fn restore(st: &mut State, found: &Found) -> Result<()> {
         n => bail!("{}: {n} learner-cache tensors, expected 6", ck.display()),
     };
     let past = checkpoint::group(&extra, checkpoint::STALE);
-    let n_params = st.opt.nets.snapshot().len();
-    if past.len() % n_params != 0 {
-        bail!(
-            "{}: {} stale-parameter tensors, not a multiple of the networks' {n_params}",
-            ck.display(),
-            past.len()
-        );
-    }
+    let n_params = st.opt.nets.all().iter().map(|n| n.params().len()).sum();
     if let Some(s) = &mut st.stale {
-        s.past = (past.chunks(n_params))
-            .map(|c| c.iter().map(|t| t.shallow_clone()).collect())
-            .collect();
+        (s.restore(&past, n_params, meta.iteration))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ck.display()))?;
     } else if !past.is_empty() {
         bail!(
-            "{}: the checkpoint holds stale parameters but sync.staleness is 0",
+            "{}: the checkpoint holds stale parameters but the config has no staleness model",
             ck.display()
         );
     }
@@ -389,36 +376,15 @@ fn restore(st: &mut State, found: &Found) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     st.learner.set_rng(meta.learner_rng.clone());
     st.learner.restore(meta.learner_calls, cache);
-    st.buffer = buffers.swap_remove(0);
+    if buffers.len() != st.buffers.len() {
+        bail!(
+            "{}: {} replay buffers, the config's sync.buffers is {}",
+            ck.display(),
+            buffers.len(),
+            st.buffers.len()
+        );
+    }
+    st.buffers = buffers;
     st.iteration = meta.iteration;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mpg_algos::Algo;
-
-    #[test]
-    fn stale_view_holds_the_parameters_of_depth_iterations_ago() {
-        let mut cfg = RunConfig::defaults(Algo::Td3, Task::InvertedPendulum);
-        cfg.sync.staleness = 3;
-        let mut stale = Stale::new(&cfg).unwrap();
-        let current = cfg.shaped_nets();
-        // Iteration i's parameters are all equal to i; the view must show max(0, i − 3).
-        for i in 0..10u64 {
-            let marked: Vec<Tensor> = (current.snapshot().iter())
-                .map(|t| t.full_like(i as f64))
-                .collect();
-            current.load(&marked);
-            let (nets, version) = stale.view(&current, i);
-            assert_eq!(version, i.saturating_sub(3));
-            for t in nets.snapshot() {
-                let v: Vec<f32> = Vec::try_from(t.flatten(0, -1)).unwrap();
-                assert!(v.iter().all(|&x| x == version as f32), "iteration {i}");
-            }
-        }
-        assert_eq!(stale.past.len(), 4);
-        assert!(Stale::new(&RunConfig::defaults(Algo::Td3, Task::InvertedPendulum)).is_none());
-    }
 }

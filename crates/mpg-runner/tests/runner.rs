@@ -10,3 +10,5 @@ mod config;
 mod determinism;
 #[path = "runner/reliability.rs"]
 mod reliability;
+#[path = "runner/staleness.rs"]
+mod staleness;

@@ -4,6 +4,7 @@
 //! docs/bench.md is the user's guide.
 
 pub mod collect;
+pub mod estimate;
 pub mod matrix;
 pub mod profile;
 pub mod scheduler;

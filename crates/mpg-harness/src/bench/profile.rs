@@ -467,3 +467,55 @@ fn finish(m: Merged, name: String, path: PathBuf) -> Result<Profile, ProfileErro
         variants: m.variants,
     })
 }
+
+#[cfg(test)]
+mod paper_tests {
+    use super::*;
+    use crate::bench::{cells, validate};
+    use mpg_runner::config::TrainerKind;
+
+    /// `paper` (D21) is `paper-async` with the learners emulated: the same cells and every
+    /// other setting, the sync trainer, 2 buffers, 51.2 transitions per update, and each cell's
+    /// staleness histogram by its paper-era learner count in its config.
+    #[test]
+    fn paper_profile_emulates_paper_async() {
+        let (p, a) = (
+            Profile::load("paper").unwrap(),
+            Profile::load("paper-async").unwrap(),
+        );
+        let (pc, ac) = (cells(&p), cells(&a));
+        assert_eq!(pc.len(), 60);
+        let (pcfg, acfg) = (validate(&p, &pc, 1).unwrap(), validate(&a, &ac, 1).unwrap());
+        let authors = mpg_runner::staleness::read_histogram(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../bench-configs/staleness/authors-12-learners.csv"),
+        )
+        .unwrap();
+        for ((c, e), r) in pc.iter().zip(&pcfg).zip(&acfg) {
+            assert_eq!(e.trainer, TrainerKind::Sync, "{}", c.name());
+            assert_eq!(r.trainer, TrainerKind::Async, "{}", c.name());
+            assert_eq!(e.sync.buffers, 2);
+            assert_eq!(
+                e.sampling.transitions_per_call as f64 / e.sampling.updates_per_call as f64,
+                51.2
+            );
+            let counts = &e.sync.staleness_counts;
+            let mean = (counts.iter().enumerate())
+                .map(|(d, &n)| d as f64 * n as f64)
+                .sum::<f64>()
+                / counts.iter().sum::<u64>() as f64;
+            // Mean staleness ≈ the cell's learner count (the real trainer's).
+            let learners = r.r#async.learners as f64;
+            assert!((mean - learners).abs() < 0.1, "{}: mean {mean}", c.name());
+            if learners == 12.0 {
+                assert_eq!(counts, &authors, "{}", c.name());
+            }
+            // Everything else as paper-async.
+            let mut same = e.clone();
+            same.trainer = r.trainer;
+            same.sync = r.sync.clone();
+            same.sampling = r.sampling.clone();
+            assert_eq!(&same, r, "{}", c.name());
+        }
+    }
+}

@@ -218,8 +218,8 @@ fn extends_changes_only_what_the_child_sets() {
 }
 
 #[test]
-fn quick_is_the_paper_profile_cut_at_20000_iterations() {
-    let paper = Profile::load("paper").unwrap();
+fn quick_is_the_paper_async_profile_cut_at_20000_iterations() {
+    let paper = Profile::load("paper-async").unwrap();
     let quick = Profile::load("quick").unwrap();
     assert_eq!(paper.iterations, 100_000);
     assert_eq!(quick.iterations, 20_000);
@@ -500,11 +500,11 @@ fn value(cfg: &RunConfig, key: &str) -> toml::Value {
     v
 }
 
-/// The paper profile resolves to spec §3.9's paper-era learner counts, spec §4's queues and
+/// The paper-async profile resolves to spec §3.9's paper-era learner counts, spec §4's queues and
 /// actors, Glorot init on path tracking only (D9), D2 `min`, D11 off, evaluation every 3 000.
 #[test]
-fn paper_profile_has_the_paper_era_settings() {
-    let p = Profile::load("paper").unwrap();
+fn paper_async_profile_has_the_paper_era_settings() {
+    let p = Profile::load("paper-async").unwrap();
     let all = cells(&p);
     let cfgs = validate(&p, &all, 1).unwrap();
     let learners = |task: &str, algo: &str| -> i64 {
