@@ -1,7 +1,7 @@
 //! `mpg env …`: the simulators (and, with `--model`, the prior models) on users' data.
 
 use crate::input_err;
-use crate::table_io::{read_obs_act, write_atomic};
+use crate::table_io::{is_stdout, read_obs_act, say, write_atomic};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use mpg_envs::policy::FixedPolicy;
@@ -377,17 +377,29 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
     let min = returns.iter().cloned().fold(f64::INFINITY, f64::min);
     let max = returns.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    println!(
-        "{task} · {label} · {n} episodes × {steps} steps · seed {}",
-        a.seed
+    // With `--output -` or `--plot -` the data alone goes to standard output.
+    let quiet_stdout =
+        a.output.as_deref().is_some_and(is_stdout) || a.plot.as_deref().is_some_and(is_stdout);
+    say(
+        quiet_stdout,
+        format_args!(
+            "{task} · {label} · {n} episodes × {steps} steps · seed {}",
+            a.seed
+        ),
     );
-    println!("return: mean {mean:.4}  std {std:.4}  min {min:.4}  max {max:.4}");
-    println!(
-        "simulator: {:.0} transitions/s on {} thread(s) ({} transitions in {:.3} s)",
-        (n * steps) as f64 / sim_time.max(1e-12),
-        a.threads,
-        n * steps,
-        sim_time
+    say(
+        quiet_stdout,
+        format_args!("return: mean {mean:.4}  std {std:.4}  min {min:.4}  max {max:.4}"),
+    );
+    say(
+        quiet_stdout,
+        format_args!(
+            "simulator: {:.0} transitions/s on {} thread(s) ({} transitions in {:.3} s)",
+            (n * steps) as f64 / sim_time.max(1e-12),
+            a.threads,
+            n * steps,
+            sim_time
+        ),
     );
     if let Some(path) = &a.output {
         write_atomic(path, |w| {
@@ -399,7 +411,10 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             wr.flush()?;
             Ok(())
         })?;
-        println!("trajectories written to {}", path.display());
+        say(
+            quiet_stdout,
+            format_args!("trajectories written to {}", path.display()),
+        );
     }
     if let Some(path) = &a.plot {
         let dt = if task == Task::PathTracking {
@@ -412,11 +427,18 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             dt,
             agents: traj,
         };
-        let tmp = path.with_extension("tmp.png");
-        mpg_harness::plot::trajectory_plot(&tmp, &t)
+        // Drawn into a private temporary folder, then written by the one output writer: a
+        // symlink's target is written, a FIFO or device streamed, never renamed over.
+        let tmp = tempfile::tempdir()?;
+        let drawn = tmp.path().join("plot.png");
+        mpg_harness::plot::trajectory_plot(&drawn, &t)
             .map_err(|e| input_err!("{}: cannot draw: {e:#}", path.display()))?;
-        std::fs::rename(&tmp, path)?;
-        println!("plot written to {}", path.display());
+        let bytes = std::fs::read(&drawn)?;
+        mpg_runner::output::write_output_bytes(path, &bytes)?;
+        say(
+            quiet_stdout,
+            format_args!("plot written to {}", path.display()),
+        );
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `mpg model-error`: how far the prior model's rollouts drift from the simulator's.
 
 use crate::input_err;
-use crate::table_io::write_atomic;
+use crate::table_io::{is_stdout, say, write_atomic};
 use anyhow::Result;
 use clap::Args;
 use mpg_envs::Task;
@@ -55,19 +55,27 @@ pub fn run(a: ModelErrorArgs) -> Result<()> {
         },
     };
     let report = model_error(&cfg, &|o: &[f32], u: &mut [f32]| policy(o, u))?;
-    println!(
-        "{task} · {label} · {} model · {} samples · H = {}",
-        if a.noise { "noisy" } else { "noise-free" },
-        a.samples,
-        a.horizon
+    // With `--output -` the CSV alone goes to standard output, the table to standard error.
+    let quiet_stdout = a.output.as_deref().is_some_and(is_stdout);
+    say(
+        quiet_stdout,
+        format_args!(
+            "{task} · {label} · {} model · {} samples · H = {}",
+            if a.noise { "noisy" } else { "noise-free" },
+            a.samples,
+            a.horizon
+        ),
     );
-    print!("{}", report.table());
+    say(quiet_stdout, format_args!("{}", report.table().trim_end()));
     if let Some(path) = &a.output {
         write_atomic(path, |w| {
             report.write_csv(w)?;
             Ok(())
         })?;
-        println!("per-step errors written to {}", path.display());
+        say(
+            quiet_stdout,
+            format_args!("per-step errors written to {}", path.display()),
+        );
     }
     Ok(())
 }

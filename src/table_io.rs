@@ -92,6 +92,21 @@ pub fn read_obs_act(path: &Path, obs_dim: usize, act_dim: usize) -> Result<ObsAc
     Ok(ObsActTable { obs, act, rows })
 }
 
+/// Whether `path` is `-`, standard output: the command's summary then goes to standard error
+/// so that standard output holds the data alone.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Print a summary line to standard output, or to standard error when the data goes there.
+pub fn say(data_on_stdout: bool, line: std::fmt::Arguments) {
+    if data_on_stdout {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 /// Write an output file whole or not at all, never replacing what is not a regular file
 /// (`mpg_runner::output`: a symlink's target is written, a FIFO or device is streamed).
 pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {

@@ -1,5 +1,8 @@
 //! End-to-end tests of the `mpg` binary: what a user types, what comes back.
 
+#[path = "e2e/reliability_cli.rs"]
+mod reliability_cli;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
