@@ -92,6 +92,40 @@ pub fn read_obs_act(path: &Path, obs_dim: usize, act_dim: usize) -> Result<ObsAc
     Ok(ObsActTable { obs, act, rows })
 }
 
+/// A size argument within `1..=max`, the limit its `--help` documents (issue 23: an absurd
+/// size panicked on allocation or grew without bound); zero is refused too, since it would do
+/// nothing and report success. Exit 2 naming the argument and the allowed range.
+pub fn check_size(arg: &str, value: usize, max: usize) -> Result<()> {
+    if value == 0 || value > max {
+        return Err(input_err!(
+            "{arg} {value} is out of range: allowed 1 to {max}"
+        ));
+    }
+    Ok(())
+}
+
+/// Memory still available to programs (`MemAvailable` of /proc/meminfo), in bytes; `None`
+/// where it cannot be read (then only the documented limits apply).
+pub fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuse (exit 2, naming `what`) work whose up-front memory estimate exceeds half of the
+/// available memory: better a clear error now than swapping or the OOM killer later.
+pub fn check_memory(what: &str, bytes: u64) -> Result<()> {
+    match mem_available() {
+        Some(avail) if bytes > avail / 2 => Err(input_err!(
+            "{what} needs about {} MB, more than half of the {} MB of memory available",
+            bytes / 1_000_000,
+            avail / 1_000_000
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether `path` is `-`, standard output: the command's summary then goes to standard error
 /// so that standard output holds the data alone.
 pub fn is_stdout(path: &Path) -> bool {

@@ -191,3 +191,101 @@ fn output_dash_writes_the_csv_alone_to_stdout() {
         assert!(!d.path().join("-").exists(), "{args:?}: wrote a file '-'");
     }
 }
+
+/// `mpg ARGS` under a 4 GiB address-space limit (`prlimit --as`), killed after `secs` seconds:
+/// a runaway allocation fails inside the limit instead of swapping the machine.
+fn limited(args: &[&str], secs: u32) -> Output {
+    std::process::Command::new("prlimit")
+        .arg("--as=4294967296")
+        .arg("--")
+        .arg("timeout")
+        .args(["-s", "KILL", &secs.to_string()])
+        .arg(env!("CARGO_BIN_EXE_mpg"))
+        .args(args)
+        .output()
+        .expect("run prlimit/timeout (util-linux, coreutils)")
+}
+
+/// Every size argument is bounded by the limit its --help documents: exit 2 naming the
+/// argument and the range, at once. Before: `model-error --horizon 2^64-1` and `eval --episodes
+/// 100000000` panicked (101), `env check --samples 1000000000` and `model-error --samples
+/// 100000000` grew past 9 GB, and `env check --samples 0` passed after checking nothing.
+#[test]
+fn size_arguments_are_bounded_and_zero_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("t.csv");
+    let out = out.to_str().unwrap();
+    let missing_run = d.path().join("no-run");
+    let missing_run = missing_run.to_str().unwrap();
+    let ip = "inverted-pendulum";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "model-error",
+                "--task",
+                ip,
+                "--horizon",
+                "18446744073709551615",
+            ],
+            "--horizon 18446744073709551615 is out of range: allowed 1 to 10000",
+        ),
+        (
+            vec!["model-error", "--task", ip, "--samples", "100000000"],
+            "--samples 100000000 is out of range: allowed 1 to 100000",
+        ),
+        (
+            vec!["model-error", "--task", ip, "--horizon", "0"],
+            "--horizon 0 is out of range",
+        ),
+        (
+            vec!["eval", "--run", missing_run, "--episodes", "100000000"],
+            "--episodes 100000000 is out of range: allowed 1 to 100000",
+        ),
+        (
+            vec!["env", "check", "--task", ip, "--samples", "1000000000"],
+            "--samples 1000000000 is out of range: allowed 1 to 1000000",
+        ),
+        (
+            vec!["env", "check", "--task", ip, "--samples", "0"],
+            "--samples 0 is out of range",
+        ),
+        (
+            vec!["env", "rollout", "--task", ip, "--agents", "100000000"],
+            "--agents 100000000 is out of range: allowed 1 to 1000000",
+        ),
+        (
+            vec!["env", "rollout", "--task", ip, "--steps", "0"],
+            "--steps 0 is out of range",
+        ),
+        (
+            vec!["env", "rollout", "--task", ip, "--steps", "100000000000"],
+            "--steps 100000000000 is out of range: allowed 1 to 1000000",
+        ),
+        (
+            vec!["env", "rollout", "--task", ip, "--threads", "100000"],
+            "--threads 100000 is out of range: allowed 1 to 256",
+        ),
+        (
+            vec![
+                "env", "rollout", "--task", ip, "--agents", "1000000", "--steps", "1000",
+                "--output", out,
+            ],
+            "at most 10000000 can be written",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = limited(&args, 60);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+    // The limits are documented where the user looks.
+    for (cmd, text) in [
+        (vec!["model-error", "--help"], "1 to 10 000"),
+        (vec!["eval", "--help"], "1 to 100 000"),
+        (vec!["env", "check", "--help"], "1 to 1 000 000"),
+        (vec!["env", "rollout", "--help"], "1 to 256"),
+    ] {
+        let o = mpg(&cmd);
+        assert!(stdout(&o).contains(text), "{cmd:?}: {}", stdout(&o));
+    }
+}
