@@ -23,8 +23,9 @@ const MAX_WRITTEN: usize = 10_000_000;
 
 #[derive(Subcommand)]
 pub enum EnvCommand {
-    /// One step from each row of a CSV (columns o0.., u0..; others ignored): writes the rows
-    /// back with reward, done and the next observation n0..
+    /// One step from each row of a CSV (columns o0.., u0..; others ignored, but an o/u column
+    /// beyond the task's is refused): writes the rows back with reward, done and the next
+    /// observation n0..
     Step(StepArgs),
     /// Roll a fixed policy over fresh episodes (done ignored, fixed length: decision D18) and
     /// print the mean return and the simulator's throughput
@@ -161,7 +162,7 @@ fn header(obs_dim: usize, act_dim: usize, with_agent: bool) -> Vec<String> {
 fn step(a: StepArgs) -> Result<()> {
     let spec = a.task.spec();
     let (od, ad) = (spec.obs_dim, spec.act_dim);
-    let table = read_obs_act(&a.input, od, ad)?;
+    let table = read_obs_act(&a.input, &a.task.to_string(), od, ad)?;
     let n = table.rows;
     let (rew, done, next) = if a.model {
         let (rew, next) = model_step(a.task, &table.obs, &table.act, a.model_noise, a.seed);
@@ -177,6 +178,21 @@ fn step(a: StepArgs) -> Result<()> {
         sim.observe(&mut next);
         (rew, Some(done), next)
     };
+    // Finite inputs can still overflow f32 inside a step (3e38 squared): an error naming the
+    // row, never NaN or ±inf written with success (issue 23).
+    for i in 0..n {
+        let bad = !rew[i].is_finite() || next[i * od..(i + 1) * od].iter().any(|x| !x.is_finite());
+        if bad {
+            return Err(input_err!(
+                "{}: line {}: this row's step gives a non-finite result (reward {}, next observation {:?}): its values are beyond what the {} can compute",
+                a.input.display(),
+                table.lines[i],
+                rew[i],
+                &next[i * od..(i + 1) * od],
+                if a.model { "model" } else { "simulator" }
+            ));
+        }
+    }
     let mut head = header(od, ad, false);
     if done.is_none() {
         head.retain(|h| h != "done");

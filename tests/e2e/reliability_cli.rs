@@ -289,3 +289,80 @@ fn size_arguments_are_bounded_and_zero_is_refused() {
         assert!(stdout(&o).contains(text), "{cmd:?}: {}", stdout(&o));
     }
 }
+
+/// `env step` input values: beyond f32 refused for that reason, a non-finite result refused
+/// naming its line, an extra action column or the other task's file refused. Before: 3e38
+/// wrote NaN/inf with exit 0, 1e308 was "not finite", `u2` and a path-tracking file given to
+/// the pendulum were silently ignored.
+#[test]
+fn env_step_refuses_values_beyond_f32_non_finite_results_and_extra_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out.csv");
+    let step = |task: &str, text: &str, extra: &[&str]| {
+        let input = d.path().join("in.csv");
+        fs::write(&input, text).unwrap();
+        let mut args = vec![
+            "env",
+            "step",
+            "--task",
+            task,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = mpg(&args);
+        (o.status.code(), stderr(&o))
+    };
+    let ip = "inverted-pendulum";
+    let (code, err) = step(ip, "o0,o1,o2,o3,u0\n0,0,0,0,0\n1e308,0,0,0,0\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("line 3, column 'o0': 1e308 is outside the f32 range"),
+        "{err}"
+    );
+    let (code, err) = step(ip, "o0,o1,o2,o3,u0\n0,0,0,1e309,0\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("column 'o3': 1e309 is not finite"), "{err}");
+    for extra in [&[][..], &["--model"][..]] {
+        let (code, err) = step(ip, "o0,o1,o2,o3,u0\n0,0,0,0,0\n3e38,0,0,3e38,3e38\n", extra);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("line 3: this row's step gives a non-finite result"),
+            "{extra:?}: {err}"
+        );
+        assert!(!out.exists(), "{extra:?}: output written");
+    }
+    let (code, err) = step(ip, "o0,o1,o2,o3,u0,u1\n0,0,0,0,0,0\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("column 'u1' is not an input of inverted-pendulum"),
+        "{err}"
+    );
+    let other = fs::read_to_string(golden("path_tracking_env_golden.csv")).unwrap();
+    let (code, err) = step(ip, &other, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("is not an input of inverted-pendulum"),
+        "{err}"
+    );
+    let (code, err) = step(
+        "path-tracking",
+        "o0,o1,o2,o3,o4,o5,u0,u1,u2\n0,0,0,0,0,5,0,0,0\n",
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("column 'u2' is not an input of path-tracking"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // The golden file's own extra columns (agent, step, reward, done, n..) are still read.
+    let (code, err) = step(
+        ip,
+        &fs::read_to_string(golden("inverted_pendulum_env_golden.csv")).unwrap(),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+}
