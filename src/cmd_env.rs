@@ -390,7 +390,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let mut traj: Vec<Vec<Vec<f32>>> = vec![Vec::new(); plotted];
     let mut sim_time = 0.0;
     sim.observe(&mut obs);
-    for t in 0..steps {
+    for _ in 0..steps {
         policy(&obs, &mut act);
         for (k, tr) in traj.iter_mut().enumerate() {
             tr.push(obs[k * od..(k + 1) * od].to_vec());

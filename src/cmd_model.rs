@@ -1,6 +1,5 @@
 //! `mpg model-error`: how far the prior model's rollouts drift from the simulator's.
 
-use crate::input_err;
 use crate::table_io::{check_size, is_stdout, say, write_atomic};
 use anyhow::Result;
 use clap::Args;

@@ -5,7 +5,6 @@
 use super::{golden, mpg, stderr};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, symlink};
-use std::path::Path;
 use std::process::Output;
 
 fn stdout(o: &Output) -> String {
@@ -365,4 +364,331 @@ fn env_step_refuses_values_beyond_f32_non_finite_results_and_extra_columns() {
         &[],
     );
     assert_eq!(code, Some(0), "{err}");
+}
+
+/// libgomp's workers sleep: the running process has `OMP_WAIT_POLICY=PASSIVE` and
+/// `GOMP_SPINCOUNT=0` in its environment unless the user chose a policy (the speed under load
+/// is shown by scripts/bench-under-load.sh, not timed here). The process blocks on a FIFO
+/// without a reader, so its environment can be read while it runs.
+#[test]
+fn libgomp_workers_sleep_unless_the_user_chose_a_policy() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let input = golden("inverted_pendulum_env_golden.csv");
+    for (user, want) in [
+        (None, vec!["OMP_WAIT_POLICY=PASSIVE", "GOMP_SPINCOUNT=0"]),
+        (Some("ACTIVE"), vec!["OMP_WAIT_POLICY=ACTIVE"]),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mpg"));
+        cmd.args(["env", "step", "--task", "inverted-pendulum", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&fifo)
+            .env_remove("OMP_WAIT_POLICY")
+            .env_remove("GOMP_SPINCOUNT")
+            .stderr(std::process::Stdio::null());
+        if let Some(p) = user {
+            cmd.env("OMP_WAIT_POLICY", p);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let environ = format!("/proc/{}/environ", child.id());
+        let start = std::time::Instant::now();
+        let found = loop {
+            let env = fs::read(&environ).unwrap_or_default();
+            let vars: Vec<String> = env
+                .split(|&b| b == 0)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect();
+            if want.iter().all(|w| vars.iter().any(|v| v == w)) {
+                break true;
+            }
+            // Generous: the re-exec happens within a second; this is not a speed test.
+            if start.elapsed().as_secs() > 60 {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        // Release the writer, then reap it.
+        let text = fs::read_to_string(&fifo).unwrap();
+        let status = child.wait().unwrap();
+        assert!(found, "{user:?}: the process never had {want:?}");
+        assert!(status.success() && text.starts_with("o0,"), "{user:?}");
+    }
+}
+
+/// The property test of issue 23: every subcommand, each option given an extreme, empty or
+/// malformed value (0, -1, beyond u64, a large count, 1e309, NaN, "", non-UTF-8, a missing
+/// file, a folder), runs under a 4 GiB address-space limit and ends with exit 0, 1 or 2 within
+/// 15 s: never a panic (101), an abort (134), a signal or a runaway (values that would start
+/// long work, e.g. a training run of 2^32 iterations, are left out).
+#[test]
+fn no_argument_makes_mpg_panic_abort_or_run_away() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let folder = p.join("folder");
+    fs::create_dir(&folder).unwrap();
+    let missing = p.join("missing.csv");
+    let input = golden("inverted_pendulum_env_golden.csv");
+    let s = |x: &str| OsString::from(x);
+    let numbers: Vec<OsString> = [
+        "0",
+        "-1",
+        "18446744073709551616",
+        "4294967296",
+        "1e309",
+        "NaN",
+        "",
+    ]
+    .map(s)
+    .to_vec();
+    let mut paths: Vec<OsString> = vec![
+        s(""),
+        missing.clone().into_os_string(),
+        folder.clone().into_os_string(),
+        OsStr::from_bytes(b"\xff\xfe.csv").to_os_string(),
+    ];
+    paths.push(s("-"));
+    let words: Vec<OsString> = vec![
+        s(""),
+        s("NaN"),
+        s("-1"),
+        OsStr::from_bytes(b"\xff").to_os_string(),
+    ];
+    let ip = "inverted-pendulum";
+    let out = |name: &str| p.join(name).into_os_string();
+    // (base arguments, [(option, values)], may run long when accepted)
+    type Opts = Vec<(&'static str, Vec<OsString>)>;
+    let specs: Vec<(Vec<OsString>, Opts)> = vec![
+        (
+            vec![
+                s("env"),
+                s("step"),
+                s("--task"),
+                s(ip),
+                s("--input"),
+                input.clone().into_os_string(),
+                s("--output"),
+                out("step.csv"),
+            ],
+            vec![
+                ("--task", words.clone()),
+                ("--input", paths.clone()),
+                ("--output", paths.clone()),
+                ("--termination", words.clone()),
+            ],
+        ),
+        (
+            vec![
+                s("env"),
+                s("step"),
+                s("--task"),
+                s(ip),
+                s("--input"),
+                input.clone().into_os_string(),
+                s("--output"),
+                out("m.csv"),
+                s("--model"),
+                s("--model-noise"),
+            ],
+            vec![("--seed", numbers.clone())],
+        ),
+        (
+            vec![
+                s("env"),
+                s("check"),
+                s("--task"),
+                s(ip),
+                s("--samples"),
+                s("8"),
+            ],
+            vec![("--samples", numbers.clone()), ("--seed", numbers.clone())],
+        ),
+        (
+            vec![
+                s("env"),
+                s("rollout"),
+                s("--task"),
+                s(ip),
+                s("--agents"),
+                s("2"),
+                s("--steps"),
+                s("3"),
+            ],
+            vec![
+                ("--agents", numbers.clone()),
+                ("--steps", numbers.clone()),
+                ("--threads", numbers.clone()),
+                ("--seed", numbers.clone()),
+                ("--policy", words.clone()),
+                ("--run", paths.clone()),
+                ("--output", paths.clone()),
+                ("--plot", paths.clone()),
+            ],
+        ),
+        (
+            vec![
+                s("model-error"),
+                s("--task"),
+                s(ip),
+                s("--horizon"),
+                s("3"),
+                s("--samples"),
+                s("4"),
+            ],
+            vec![
+                ("--horizon", numbers.clone()),
+                ("--samples", numbers.clone()),
+                ("--seed", numbers.clone()),
+                ("--run", paths.clone()),
+                ("--output", paths.clone()),
+            ],
+        ),
+        (
+            vec![s("eval"), s("--run"), folder.clone().into_os_string()],
+            vec![("--episodes", numbers.clone()), ("--run", paths.clone())],
+        ),
+        (
+            vec![s("config"), s("--algo"), s("td3"), s("--task"), s(ip)],
+            vec![("--algo", words.clone()), ("--task", words.clone())],
+        ),
+        (
+            vec![
+                s("train"),
+                s("--algo"),
+                s("mpg-v2"),
+                s("--task"),
+                s(ip),
+                s("--iterations"),
+                s("1"),
+                s("--quiet"),
+                s("--out"),
+                out("train"),
+            ],
+            vec![
+                // Accepted values would train (each case here fails fast instead).
+                ("--iterations", vec![s("0"), s("18446744073709551616")]),
+                ("--learners", vec![s("0"), s("4294967296")]),
+                (
+                    "--set",
+                    vec![
+                        s(""),
+                        s("threads=0"),
+                        s("threads=4294967296"),
+                        s("learner.batch_size=-1"),
+                        s("eval.episodes=1e309"),
+                        OsStr::from_bytes(b"seed=\xff").to_os_string(),
+                    ],
+                ),
+                ("--config", paths.clone()),
+                ("--resume", paths.clone()),
+            ],
+        ),
+        (
+            vec![
+                s("bench"),
+                s("--profile"),
+                s("smoke"),
+                s("--dry-run"),
+                s("--out"),
+                out("bench"),
+            ],
+            vec![
+                ("--profile", words.clone()),
+                ("--jobs", numbers.clone()),
+                ("--index", numbers.clone()),
+                (
+                    "--shard",
+                    vec![s("0/0"), s("1/0"), s("5/2"), s("-1/2"), s("")],
+                ),
+                ("--out", paths.clone()),
+            ],
+        ),
+        (
+            vec![
+                s("report"),
+                s("--runs"),
+                folder.clone().into_os_string(),
+                s("--out"),
+                out("report"),
+            ],
+            vec![
+                ("--runs", paths.clone()),
+                ("--out", paths.clone()),
+                ("--goal-pendulum", numbers.clone()),
+                ("--notes", paths.clone()),
+            ],
+        ),
+    ];
+    // Two values per option, rotating through its list so that every class of value meets
+    // every kind of option across the suite while the run stays within a minute.
+    let mut cases: Vec<Vec<OsString>> = Vec::new();
+    let mut turn = 0;
+    for (base, opts) in &specs {
+        for (opt, values) in opts {
+            let picked: Vec<&OsString> = (0..2.min(values.len()))
+                .map(|k| &values[(turn + k) % values.len()])
+                .collect();
+            turn += 1;
+            for v in picked {
+                // Replace the option's value in the base, or add it.
+                let mut args = base.clone();
+                match args.iter().position(|a| a == *opt) {
+                    Some(i) => args[i + 1] = v.clone(),
+                    None => args.extend([s(opt), v.clone()]),
+                }
+                cases.push(args);
+            }
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(args) = cases.get(i) else { break };
+                    let o = std::process::Command::new("prlimit")
+                        .arg("--as=4294967296")
+                        .arg("--")
+                        .args(["timeout", "-s", "KILL", "15"])
+                        .arg(env!("CARGO_BIN_EXE_mpg"))
+                        .args(args)
+                        .current_dir(p)
+                        .output()
+                        .unwrap();
+                    let code = o.status.code();
+                    let ok = matches!(code, Some(0..=2));
+                    if !ok {
+                        failures.lock().unwrap().push(format!(
+                            "{args:?} -> {code:?}: {}",
+                            String::from_utf8_lossy(&o.stderr)
+                                .lines()
+                                .take(3)
+                                .collect::<Vec<_>>()
+                                .join(" | ")
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
