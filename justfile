@@ -72,6 +72,11 @@ bench-learners: setup
 bench-anchors: setup
     scripts/bench-anchors.sh
 
+# Training speed idle and beside a CPU hog on every core, iterations/s and ratio (issue 23: threads must not spin); ARGS: mpg binaries to compare
+bench-load *ARGS: setup
+    cargo build --release --quiet
+    scripts/bench-under-load.sh {{ARGS}}
+
 # All criterion benchmarks
 bench-perf: setup
     cargo bench --workspace

@@ -1,7 +1,7 @@
 //! `mpg env …`: the simulators (and, with `--model`, the prior models) on users' data.
 
 use crate::input_err;
-use crate::table_io::{read_obs_act, write_atomic};
+use crate::table_io::{check_memory, check_size, is_stdout, read_obs_act, say, write_atomic};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use mpg_envs::policy::FixedPolicy;
@@ -9,10 +9,23 @@ use mpg_envs::{Task, Termination, make_sim};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// `env check --samples` at most (documented in its help): a few hundred MB.
+const MAX_CHECK_SAMPLES: usize = 1_000_000;
+/// `env rollout --agents` at most.
+const MAX_AGENTS: usize = 1_000_000;
+/// `env rollout --steps` at most.
+const MAX_STEPS: usize = 1_000_000;
+/// `env rollout --threads` at most.
+const MAX_THREADS: usize = 256;
+/// Transitions `env rollout --output` writes at most (about 700 MB in memory for path
+/// tracking).
+const MAX_WRITTEN: usize = 10_000_000;
+
 #[derive(Subcommand)]
 pub enum EnvCommand {
-    /// One step from each row of a CSV (columns o0.., u0..; others ignored): writes the rows
-    /// back with reward, done and the next observation n0..
+    /// One step from each row of a CSV (columns o0.., u0..; others ignored, but an o/u column
+    /// beyond the task's is refused): writes the rows back with reward, done and the next
+    /// observation n0..
     Step(StepArgs),
     /// Roll a fixed policy over fresh episodes (done ignored, fixed length: decision D18) and
     /// print the mean return and the simulator's throughput
@@ -27,7 +40,7 @@ pub struct CheckArgs {
     /// The task: path-tracking or inverted-pendulum
     #[arg(long)]
     task: Task,
-    /// Random states and actions to try
+    /// Random states and actions to try (1 to 1 000 000)
     #[arg(long, default_value_t = 4096)]
     samples: usize,
     /// Seed of the random states and actions
@@ -72,20 +85,21 @@ pub struct RolloutArgs {
     /// Roll out the trained policy of this run folder (its last checkpoint) instead
     #[arg(long, value_name = "DIR")]
     run: Option<PathBuf>,
-    /// Steps per episode (default: the task's evaluation length, 200 or 100)
+    /// Steps per episode, 1 to 1 000 000 (default: the task's evaluation length, 200 or 100)
     #[arg(long)]
     steps: Option<usize>,
-    /// Episodes, run in parallel as agents of one batched simulator
+    /// Episodes, run in parallel as agents of one batched simulator (1 to 1 000 000)
     #[arg(long, default_value_t = 256)]
     agents: usize,
     /// Seed of the reset distribution (decision D8)
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Threads stepping the simulator
+    /// Threads stepping the simulator (1 to 256)
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Write every transition as CSV (agent, step, o.., u.., reward, done, n..): the format
-    /// `mpg env step` reads
+    /// `mpg env step` reads; at most 10 000 000 transitions (agents × steps), held in memory
+    /// until the end
     #[arg(long)]
     output: Option<PathBuf>,
     /// Draw the first episodes (up to 3) as a PNG: path tracking, the path against the
@@ -148,7 +162,7 @@ fn header(obs_dim: usize, act_dim: usize, with_agent: bool) -> Vec<String> {
 fn step(a: StepArgs) -> Result<()> {
     let spec = a.task.spec();
     let (od, ad) = (spec.obs_dim, spec.act_dim);
-    let table = read_obs_act(&a.input, od, ad)?;
+    let table = read_obs_act(&a.input, &a.task.to_string(), od, ad)?;
     let n = table.rows;
     let (rew, done, next) = if a.model {
         let (rew, next) = model_step(a.task, &table.obs, &table.act, a.model_noise, a.seed);
@@ -164,6 +178,21 @@ fn step(a: StepArgs) -> Result<()> {
         sim.observe(&mut next);
         (rew, Some(done), next)
     };
+    // Finite inputs can still overflow f32 inside a step (3e38 squared): an error naming the
+    // row, never NaN or ±inf written with success (issue 23).
+    for i in 0..n {
+        let bad = !rew[i].is_finite() || next[i * od..(i + 1) * od].iter().any(|x| !x.is_finite());
+        if bad {
+            return Err(input_err!(
+                "{}: line {}: this row's step gives a non-finite result (reward {}, next observation {:?}): its values are beyond what the {} can compute",
+                a.input.display(),
+                table.lines[i],
+                rew[i],
+                &next[i * od..(i + 1) * od],
+                if a.model { "model" } else { "simulator" }
+            ));
+        }
+    }
     let mut head = header(od, ad, false);
     if done.is_none() {
         head.retain(|h| h != "done");
@@ -222,8 +251,10 @@ fn model_step(
 /// `mpg env check`: each check printed with its verdict; any failure is an error.
 fn check(a: CheckArgs) -> Result<()> {
     use rand::{Rng as _, SeedableRng};
+    // Zero samples would check nothing and report success (issue 23).
+    check_size("--samples", a.samples, MAX_CHECK_SAMPLES)?;
     let spec = a.task.spec();
-    let (n, od, ad) = (a.samples.max(1), spec.obs_dim, spec.act_dim);
+    let (n, od, ad) = (a.samples, spec.obs_dim, spec.act_dim);
     let mut failures = Vec::new();
     let mut report = |name: &str, ok: bool, detail: String| {
         println!(
@@ -317,16 +348,30 @@ fn check(a: CheckArgs) -> Result<()> {
 }
 
 fn rollout(a: RolloutArgs) -> Result<()> {
-    if a.agents == 0 {
-        return Err(input_err!("--agents must be at least 1"));
-    }
-    if a.threads == 0 {
-        return Err(input_err!("--threads must be at least 1"));
+    check_size("--agents", a.agents, MAX_AGENTS)?;
+    check_size("--threads", a.threads, MAX_THREADS)?;
+    if let Some(steps) = a.steps {
+        check_size("--steps", steps, MAX_STEPS)?;
     }
     let (task, policy, label) = pick_policy(a.task, a.policy, a.run.as_deref())?;
     let spec = task.spec();
     let steps = a.steps.unwrap_or(spec.eval_steps);
     let (n, od, ad) = (a.agents, spec.obs_dim, spec.act_dim);
+    // Every transition written is held until the end (the summary comes first): bounded by
+    // a documented count and by the memory available.
+    let width = 2 * od + ad + 1;
+    if a.output.is_some() {
+        let transitions = (n as u64) * (steps as u64);
+        if transitions > MAX_WRITTEN as u64 {
+            return Err(input_err!(
+                "--output with --agents {n} × --steps {steps} = {transitions} transitions: at most {MAX_WRITTEN} can be written"
+            ));
+        }
+        check_memory(
+            &format!("--output of {transitions} transitions"),
+            transitions * (width as u64 * 4 + 1),
+        )?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()?;
@@ -337,12 +382,15 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let mut next = vec![0.0; n * od];
     let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
     let mut returns = vec![0.0f64; n];
-    let mut rows: Vec<Vec<String>> = Vec::new();
+    // Per transition: o.., u.., reward, n.. as f32 (`width` values) and done; agent and step
+    // follow from the position.
+    let mut rows: Vec<f32> = Vec::new();
+    let mut dones: Vec<bool> = Vec::new();
     let plotted = n.min(3);
     let mut traj: Vec<Vec<Vec<f32>>> = vec![Vec::new(); plotted];
     let mut sim_time = 0.0;
     sim.observe(&mut obs);
-    for t in 0..steps {
+    for _ in 0..steps {
         policy(&obs, &mut act);
         for (k, tr) in traj.iter_mut().enumerate() {
             tr.push(obs[k * od..(k + 1) * od].to_vec());
@@ -356,14 +404,12 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         }
         if a.output.is_some() {
             for i in 0..n {
-                let mut rec = vec![i.to_string(), t.to_string()];
-                rec.extend(obs[i * od..(i + 1) * od].iter().map(f32::to_string));
-                rec.extend(act[i * ad..(i + 1) * ad].iter().map(f32::to_string));
-                rec.push(rew[i].to_string());
-                rec.push(u8::from(done[i]).to_string());
-                rec.extend(next[i * od..(i + 1) * od].iter().map(f32::to_string));
-                rows.push(rec);
+                rows.extend_from_slice(&obs[i * od..(i + 1) * od]);
+                rows.extend_from_slice(&act[i * ad..(i + 1) * ad]);
+                rows.push(rew[i]);
+                rows.extend_from_slice(&next[i * od..(i + 1) * od]);
             }
+            dones.extend_from_slice(&done);
         }
         std::mem::swap(&mut obs, &mut next);
     }
@@ -377,29 +423,48 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
     let min = returns.iter().cloned().fold(f64::INFINITY, f64::min);
     let max = returns.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    println!(
-        "{task} · {label} · {n} episodes × {steps} steps · seed {}",
-        a.seed
+    // With `--output -` or `--plot -` the data alone goes to standard output.
+    let quiet_stdout =
+        a.output.as_deref().is_some_and(is_stdout) || a.plot.as_deref().is_some_and(is_stdout);
+    say(
+        quiet_stdout,
+        format_args!(
+            "{task} · {label} · {n} episodes × {steps} steps · seed {}",
+            a.seed
+        ),
     );
-    println!("return: mean {mean:.4}  std {std:.4}  min {min:.4}  max {max:.4}");
-    println!(
-        "simulator: {:.0} transitions/s on {} thread(s) ({} transitions in {:.3} s)",
-        (n * steps) as f64 / sim_time.max(1e-12),
-        a.threads,
-        n * steps,
-        sim_time
+    say(
+        quiet_stdout,
+        format_args!("return: mean {mean:.4}  std {std:.4}  min {min:.4}  max {max:.4}"),
+    );
+    say(
+        quiet_stdout,
+        format_args!(
+            "simulator: {:.0} transitions/s on {} thread(s) ({} transitions in {:.3} s)",
+            (n * steps) as f64 / sim_time.max(1e-12),
+            a.threads,
+            n * steps,
+            sim_time
+        ),
     );
     if let Some(path) = &a.output {
         write_atomic(path, |w| {
             let mut wr = csv::Writer::from_writer(w);
             wr.write_record(header(od, ad, true))?;
-            for r in &rows {
-                wr.write_record(r)?;
+            for (k, (r, d)) in rows.chunks_exact(width).zip(&dones).enumerate() {
+                let mut rec = vec![(k % n).to_string(), (k / n).to_string()];
+                rec.extend(r[..od + ad + 1].iter().map(f32::to_string));
+                rec.push(u8::from(*d).to_string());
+                rec.extend(r[od + ad + 1..].iter().map(f32::to_string));
+                wr.write_record(&rec)?;
             }
             wr.flush()?;
             Ok(())
         })?;
-        println!("trajectories written to {}", path.display());
+        say(
+            quiet_stdout,
+            format_args!("trajectories written to {}", path.display()),
+        );
     }
     if let Some(path) = &a.plot {
         let dt = if task == Task::PathTracking {
@@ -412,11 +477,18 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             dt,
             agents: traj,
         };
-        let tmp = path.with_extension("tmp.png");
-        mpg_harness::plot::trajectory_plot(&tmp, &t)
+        // Drawn into a private temporary folder, then written by the one output writer: a
+        // symlink's target is written, a FIFO or device streamed, never renamed over.
+        let tmp = tempfile::tempdir()?;
+        let drawn = tmp.path().join("plot.png");
+        mpg_harness::plot::trajectory_plot(&drawn, &t)
             .map_err(|e| input_err!("{}: cannot draw: {e:#}", path.display()))?;
-        std::fs::rename(&tmp, path)?;
-        println!("plot written to {}", path.display());
+        let bytes = std::fs::read(&drawn)?;
+        mpg_runner::output::write_output_bytes(path, &bytes)?;
+        say(
+            quiet_stdout,
+            format_args!("plot written to {}", path.display()),
+        );
     }
     Ok(())
 }

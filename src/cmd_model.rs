@@ -1,13 +1,12 @@
 //! `mpg model-error`: how far the prior model's rollouts drift from the simulator's.
 
-use crate::input_err;
-use crate::table_io::write_atomic;
+use crate::table_io::{check_size, is_stdout, say, write_atomic};
 use anyhow::Result;
 use clap::Args;
 use mpg_envs::Task;
 use mpg_envs::policy::FixedPolicy;
 use mpg_models::ModelNoise;
-use mpg_models::model_error::{ModelErrorConfig, model_error};
+use mpg_models::model_error::{MAX_HORIZON, MAX_SAMPLES, ModelErrorConfig, model_error};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -15,10 +14,10 @@ pub struct ModelErrorArgs {
     /// The task: path-tracking or inverted-pendulum (taken from the run with --run)
     #[arg(long, required_unless_present = "run")]
     task: Option<Task>,
-    /// Steps compared (the MPG horizon is 25)
+    /// Steps compared, 1 to 10 000 (the MPG horizon is 25)
     #[arg(long, default_value_t = 25)]
     horizon: usize,
-    /// Start states drawn from the reset distribution
+    /// Start states drawn from the reset distribution (1 to 100 000)
     #[arg(long, default_value_t = 256)]
     samples: usize,
     /// Seed of the start states and the model noise (decision D8)
@@ -39,9 +38,8 @@ pub struct ModelErrorArgs {
 }
 
 pub fn run(a: ModelErrorArgs) -> Result<()> {
-    if a.horizon == 0 || a.samples == 0 {
-        return Err(input_err!("--horizon and --samples must be at least 1"));
-    }
+    check_size("--horizon", a.horizon, MAX_HORIZON)?;
+    check_size("--samples", a.samples, MAX_SAMPLES)?;
     let (task, policy, label) = crate::cmd_env::pick_policy(a.task, a.policy, a.run.as_deref())?;
     let cfg = ModelErrorConfig {
         task,
@@ -55,19 +53,27 @@ pub fn run(a: ModelErrorArgs) -> Result<()> {
         },
     };
     let report = model_error(&cfg, &|o: &[f32], u: &mut [f32]| policy(o, u))?;
-    println!(
-        "{task} · {label} · {} model · {} samples · H = {}",
-        if a.noise { "noisy" } else { "noise-free" },
-        a.samples,
-        a.horizon
+    // With `--output -` the CSV alone goes to standard output, the table to standard error.
+    let quiet_stdout = a.output.as_deref().is_some_and(is_stdout);
+    say(
+        quiet_stdout,
+        format_args!(
+            "{task} · {label} · {} model · {} samples · H = {}",
+            if a.noise { "noisy" } else { "noise-free" },
+            a.samples,
+            a.horizon
+        ),
     );
-    print!("{}", report.table());
+    say(quiet_stdout, format_args!("{}", report.table().trim_end()));
     if let Some(path) = &a.output {
         write_atomic(path, |w| {
             report.write_csv(w)?;
             Ok(())
         })?;
-        println!("per-step errors written to {}", path.display());
+        say(
+            quiet_stdout,
+            format_args!("per-step errors written to {}", path.display()),
+        );
     }
     Ok(())
 }

@@ -287,7 +287,7 @@ pub struct EvalArgs {
     /// The run folder whose last checkpoint is evaluated
     #[arg(long, value_name = "DIR")]
     run: PathBuf,
-    /// Episodes (fresh resets, deterministic action, fixed length: spec §5, D7)
+    /// Episodes (fresh resets, deterministic action, fixed length: spec §5, D7), 1 to 100 000
     #[arg(long, default_value_t = 5)]
     episodes: usize,
     /// Seed of the evaluation's resets
@@ -295,11 +295,14 @@ pub struct EvalArgs {
     seed: u64,
 }
 
+/// `eval --episodes` at most (documented in its help).
+const MAX_EVAL_EPISODES: usize = 100_000;
+
 /// `mpg eval`: evaluate a run's checkpoint as the trainer's evaluator does.
 pub fn eval(a: EvalArgs) -> Result<()> {
-    if a.episodes == 0 {
-        return Err(crate::input_err!("--episodes must be at least 1"));
-    }
+    // Each episode is an agent of one batched simulator and evaluator, about 1 kB each: an
+    // absurd count panicked on allocation (issue 23).
+    crate::table_io::check_size("--episodes", a.episodes, MAX_EVAL_EPISODES)?;
     let t = mpg_runner::trained::Trained::load(&RunDir::new(&a.run))
         .map_err(|e| anyhow::Error::new(InputError(format!("{e:#}"))))?;
     let sim = mpg_envs::make_sim(t.cfg.task, a.episodes, a.seed, t.cfg.env.termination);

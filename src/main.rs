@@ -56,7 +56,36 @@ macro_rules! input_err {
     ($($arg:tt)*) => { anyhow::Error::new($crate::InputError(format!($($arg)*))) };
 }
 
+/// Make libtorch's OpenMP workers sleep instead of spin (issue 23). libgomp reads
+/// `OMP_WAIT_POLICY` and `GOMP_SPINCOUNT` once, when the library is loaded, before `main`:
+/// unset, its idle workers busy-wait, and with `threads = 2` beside other work on two cores a
+/// training run fell from about 90 to 0.5 iterations/s. So when the user has not chosen a wait
+/// policy, the program replaces itself once (same process id, arguments and descriptors) with
+/// the policy set to PASSIVE and no spinning; a policy the user set is respected, which also
+/// ends the recursion. If the re-exec fails the program simply carries on.
+fn sleep_not_spin() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    cmd.args(args).env("OMP_WAIT_POLICY", "PASSIVE");
+    if std::env::var_os("GOMP_SPINCOUNT").is_none() {
+        cmd.env("GOMP_SPINCOUNT", "0");
+    }
+    // `exec` returns only on failure.
+    let _ = cmd.exec();
+}
+
 fn main() -> ExitCode {
+    sleep_not_spin();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Env(c) => cmd_env::run(c),

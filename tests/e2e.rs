@@ -1,13 +1,14 @@
 //! End-to-end tests of the `mpg` binary: what a user types, what comes back.
 
-#[path = "e2e/reliability_run.rs"]
-mod reliability_run;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 #[path = "e2e/citations.rs"]
 mod citations;
+#[path = "e2e/reliability_cli.rs"]
+mod reliability_cli;
+#[path = "e2e/reliability_run.rs"]
+mod reliability_run;
 #[path = "e2e/report_cli.rs"]
 mod report_cli;
 

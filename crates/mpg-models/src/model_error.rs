@@ -21,6 +21,12 @@ use tch::{Kind, Tensor};
 pub enum Error {
     #[error("{what} must be at least 1")]
     Empty { what: &'static str },
+    #[error("{what} {value} is above the limit of {max}")]
+    TooLarge {
+        what: &'static str,
+        value: usize,
+        max: usize,
+    },
     #[error("the systems compared differ in {what}: {a} vs {b}")]
     Mismatch {
         what: &'static str,
@@ -148,6 +154,14 @@ impl System for ModelSystem {
     }
 }
 
+/// The largest horizon measured: 400 times the MPG horizon of 25 (spec §3.2). The report holds
+/// one row per step, so a bound keeps an absurd horizon from exhausting memory.
+pub const MAX_HORIZON: usize = 10_000;
+
+/// The most start states compared: each costs a few hundred bytes in both systems, so the
+/// limit keeps a measurement within about 100 MB.
+pub const MAX_SAMPLES: usize = 100_000;
+
 /// One model-error measurement between the simulator and the task's prior model.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelErrorConfig {
@@ -172,6 +186,20 @@ pub fn model_error(
 ) -> Result<ModelErrorReport, Error> {
     if cfg.samples == 0 {
         return Err(Error::Empty { what: "samples" });
+    }
+    if cfg.samples > MAX_SAMPLES {
+        return Err(Error::TooLarge {
+            what: "samples",
+            value: cfg.samples,
+            max: MAX_SAMPLES,
+        });
+    }
+    if cfg.horizon > MAX_HORIZON {
+        return Err(Error::TooLarge {
+            what: "horizon",
+            value: cfg.horizon,
+            max: MAX_HORIZON,
+        });
     }
     let mut truth = SimSystem::new(cfg.task, cfg.samples, cfg.seed);
     let mut obs0 = vec![0.0; cfg.samples * cfg.task.spec().obs_dim];
@@ -211,6 +239,13 @@ pub fn compare(
     }
     if horizon == 0 {
         return Err(Error::Empty { what: "horizon" });
+    }
+    if horizon > MAX_HORIZON {
+        return Err(Error::TooLarge {
+            what: "horizon",
+            value: horizon,
+            max: MAX_HORIZON,
+        });
     }
     let spec = task.spec();
     let (od, ad) = (spec.obs_dim, spec.act_dim);

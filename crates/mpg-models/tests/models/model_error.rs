@@ -4,8 +4,8 @@
 use mpg_envs::policy::FixedPolicy;
 use mpg_envs::{Rng, Task, Termination, make_sim};
 use mpg_models::model_error::{
-    Error, ModelErrorConfig, ModelSystem, SimSystem, System, compare, model_error,
-    slope_through_origin,
+    Error, MAX_HORIZON, MAX_SAMPLES, ModelErrorConfig, ModelSystem, SimSystem, System, compare,
+    model_error, slope_through_origin,
 };
 use mpg_models::{ModelNoise, make_model};
 use rand::SeedableRng;
@@ -207,6 +207,32 @@ fn bad_inputs_are_errors() {
     assert!(matches!(
         model_error(&cfg(5, 0), &p),
         Err(Error::Empty { what: "horizon" })
+    ));
+    // Beyond the documented limits: an error, not a capacity-overflow panic or a runaway
+    // allocation (issue 23).
+    assert!(matches!(
+        model_error(&cfg(5, usize::MAX), &p),
+        Err(Error::TooLarge {
+            what: "horizon",
+            ..
+        })
+    ));
+    assert!(matches!(
+        model_error(&cfg(MAX_SAMPLES + 1, 5), &p),
+        Err(Error::TooLarge {
+            what: "samples",
+            ..
+        })
+    ));
+    let obs4 = reset_obs(task, 4, 0);
+    let mut t = model_system(task, &obs4, ModelNoise::NONE, 0);
+    let mut m = model_system(task, &obs4, ModelNoise::NONE, 0);
+    assert!(matches!(
+        compare(&mut t, &mut m, MAX_HORIZON + 1, &p),
+        Err(Error::TooLarge {
+            what: "horizon",
+            ..
+        })
     ));
     let obs = reset_obs(task, 4, 0);
     let mut a = model_system(task, &obs, ModelNoise::NONE, 0);
