@@ -1,4 +1,4 @@
-//! Reliability of the command line (issue 23, docs/reliability-cli.md): outputs of every kind
+//! Reliability of the command line (issue 23, docs/reliability.md, "Outputs and arguments"): outputs of every kind
 //! written without replacing what is not ours, bounded arguments, refused inputs, and a
 //! property test that no argument makes `mpg` panic, abort or run away with memory.
 
