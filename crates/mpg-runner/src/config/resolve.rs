@@ -110,8 +110,7 @@ impl RunConfig {
         let cfg: RunConfig =
             serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
                 let path = e.path().to_string();
-                let leaf = path.rsplit('.').next().unwrap_or(&path).to_string();
-                let line = line_of(&text, &leaf)
+                let line = line_of(&text, &path)
                     .map(|l| format!("line {l}: "))
                     .unwrap_or_default();
                 ConfigError(format!(
@@ -143,7 +142,6 @@ impl RunConfig {
             let lines: Vec<String> = (v.iter())
                 .map(|m| {
                     let key = m.split(':').next().unwrap_or("");
-                    let leaf = key.rsplit('.').next().unwrap_or(key);
                     let set = sets
                         .iter()
                         .rev()
@@ -155,7 +153,7 @@ impl RunConfig {
                     } else if key == "seed" && seed.is_some() {
                         format!("--seed: {m}")
                     } else if table_has(&user, key) {
-                        let line = line_of(&text, leaf)
+                        let line = line_of(&text, key)
                             .map(|l| format!("line {l}: "))
                             .unwrap_or_default();
                         format!("{name}: {line}{m}")
@@ -195,7 +193,7 @@ fn merge(
         };
         let known = defaults.contains_key(k) || is_optional(&path);
         if !known {
-            let line = line_of(text, k)
+            let line = line_of(text, &path)
                 .map(|l| format!("line {l}: "))
                 .unwrap_or_default();
             let section = if prefix.is_empty() {
@@ -275,14 +273,27 @@ fn table_has(table: &toml::Table, key: &str) -> bool {
     false
 }
 
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .is_some_and(|r| r.trim_start().starts_with('='))
-        })
-        .map(|i| i + 1)
+/// The line (from 1) of the dotted key `path` in the TOML `text`: `key = …` inside its
+/// section's `[header]` (up to the next header), or `section.key = …` before the first header.
+/// Keys of the same name in two sections (`eval.interval`, `log.interval`) each get their own.
+fn line_of(text: &str, path: &str) -> Option<usize> {
+    let (section, key) = path.rsplit_once('.').unwrap_or(("", path));
+    let assigns = |l: &str, k: &str| {
+        l.strip_prefix(k)
+            .is_some_and(|r| r.trim_start().starts_with('='))
+    };
+    let mut current = "";
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_start();
+        if let Some(h) = l.strip_prefix('[') {
+            current = h.split(']').next().unwrap_or("").trim().trim_matches('"');
+        } else if (current == section && assigns(l, key))
+            || (current.is_empty() && assigns(l, path))
+        {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The candidate closest to `key` by edit distance, if reasonably close.
@@ -322,5 +333,36 @@ mod tests {
             Some("gamma")
         );
         assert_eq!(nearest("zzzzzzzz", ["gamma", "tau"].into_iter()), None);
+    }
+
+    #[test]
+    fn a_key_is_found_in_its_own_section() {
+        let text =
+            "seed = 1\n[eval]\ninterval = 5\n[log]\n  interval = 0\n[ \"async\" ]\nlearners = 0\n";
+        assert_eq!(line_of(text, "seed"), Some(1));
+        assert_eq!(line_of(text, "eval.interval"), Some(3));
+        assert_eq!(line_of(text, "log.interval"), Some(5));
+        assert_eq!(line_of(text, "async.learners"), Some(7));
+        assert_eq!(
+            line_of(text, "interval"),
+            None,
+            "a top-level key is not in a section"
+        );
+        assert_eq!(line_of(text, "sync.buffers"), None);
+        assert_eq!(line_of("learner.gamma = 2\n", "learner.gamma"), Some(1));
+    }
+
+    /// A value out of range is named by the line of its own key, not of a key of the same
+    /// name in an earlier section.
+    #[test]
+    fn a_range_error_names_the_line_of_its_own_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.toml");
+        let text =
+            "algo = \"td3\"\ntask = \"path-tracking\"\n[eval]\ninterval = 5\n[log]\ninterval = 0\n";
+        std::fs::write(&p, text).unwrap();
+        let e = RunConfig::resolve(Some(&p), None, None, None, None, &[]).unwrap_err();
+        let want = format!("{}: line 6: log.interval: must be at least 1", p.display());
+        assert!(e.0.contains(&want), "missing '{want}' in: {}", e.0);
     }
 }
