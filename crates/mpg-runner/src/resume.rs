@@ -26,6 +26,17 @@ pub struct Session {
     pub provenance: Option<String>,
 }
 
+impl Session {
+    /// A session that writes no provenance text (the library's `run` entry points).
+    pub fn without_provenance(resume: bool, allow_config_change: bool) -> Session {
+        Session {
+            resume,
+            allow_config_change,
+            provenance: None,
+        }
+    }
+}
+
 /// Keys a resumed run cannot change even with `--allow-config-change`: what the checkpoint's
 /// state or the CSVs' columns are shaped by.
 pub const FIXED_KEYS: [&str; 9] = [

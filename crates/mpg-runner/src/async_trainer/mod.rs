@@ -332,11 +332,7 @@ pub fn run(
     stop: Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome> {
-    let session = Session {
-        resume,
-        allow_config_change,
-        provenance: None,
-    };
+    let session = Session::without_provenance(resume, allow_config_change);
     run_session(cfg, dir, &session, stop, progress)
 }
 
