@@ -13,8 +13,9 @@ use std::time::Instant;
 const MAX_CHECK_SAMPLES: usize = 1_000_000;
 /// `env rollout --agents` at most.
 const MAX_AGENTS: usize = 1_000_000;
-/// `env rollout --steps` at most.
-const MAX_STEPS: usize = 1_000_000;
+/// `env rollout --steps` at most: steps cost time, not memory (what `--output` holds is
+/// bounded by `MAX_WRITTEN`), so long single-agent rollouts (a benchmark's) stay possible.
+const MAX_STEPS: usize = 1_000_000_000;
 /// `env rollout --threads` at most.
 const MAX_THREADS: usize = 256;
 /// Transitions `env rollout --output` writes at most (about 700 MB in memory for path
@@ -85,7 +86,7 @@ pub struct RolloutArgs {
     /// Roll out the trained policy of this run folder (its last checkpoint) instead
     #[arg(long, value_name = "DIR")]
     run: Option<PathBuf>,
-    /// Steps per episode, 1 to 1 000 000 (default: the task's evaluation length, 200 or 100)
+    /// Steps per episode, 1 to 1 000 000 000 (default: the task's evaluation length, 200 or 100)
     #[arg(long)]
     steps: Option<usize>,
     /// Episodes, run in parallel as agents of one batched simulator (1 to 1 000 000)

@@ -258,7 +258,7 @@ fn size_arguments_are_bounded_and_zero_is_refused() {
         ),
         (
             vec!["env", "rollout", "--task", ip, "--steps", "100000000000"],
-            "--steps 100000000000 is out of range: allowed 1 to 1000000",
+            "--steps 100000000000 is out of range: allowed 1 to 1000000000",
         ),
         (
             vec!["env", "rollout", "--task", ip, "--threads", "100000"],
