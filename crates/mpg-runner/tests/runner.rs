@@ -4,6 +4,8 @@
 mod async_trainer;
 #[path = "runner/buffer.rs"]
 mod buffer;
+#[path = "runner/common.rs"]
+mod common;
 #[path = "runner/config.rs"]
 mod config;
 #[path = "runner/determinism.rs"]

@@ -1,47 +1,16 @@
 //! The synchronous trainer is deterministic (D8) and resumes exactly.
 
+use super::common::{self, go, without_timing};
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::sync::{Outcome, Progress, Silent, run};
+use mpg_runner::sync::{Outcome, Silent, run};
 use mpg_runner::{RunConfig, RunDir};
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-/// A small but complete run: every box exercised in seconds.
+/// A small but complete run (seed 7): every box exercised in seconds.
 fn small(algo: Algo, task: Task) -> RunConfig {
-    let mut c = RunConfig::defaults(algo, task);
-    c.iterations = 60;
-    c.seed = 7;
-    c.sampling.replay_start = 256;
-    c.sampling.transitions_per_call = 64;
-    c.sampling.updates_per_call = 5;
-    c.eval.interval = 20;
-    c.eval.episodes = 2;
-    c.log.interval = 10;
-    c.log.checkpoint_interval = 20;
-    c.learner.batch_size = 32;
-    c.learner.horizon = 4;
-    c
-}
-
-/// A CSV without its timing columns.
-pub fn without_timing(path: &Path) -> Vec<Vec<String>> {
-    mpg_runner::sync::csv_without_timing(path).unwrap()
-}
-
-fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcome {
-    struct StopAt(Option<u64>, Arc<AtomicBool>);
-    impl Progress for StopAt {
-        fn iteration(&mut self, done: u64, _: u64, _: f64) {
-            if Some(done) == self.0 {
-                self.1.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut p = StopAt(stop_at, stop.clone());
-    run(cfg, &RunDir::new(dir), resume, false, stop, &mut p).unwrap()
+    common::small(algo, task, 7)
 }
 
 #[test]

@@ -110,55 +110,15 @@ fn a_lock_path_that_is_a_folder_is_refused_naming_it() {
 // ---------------------------------------------------------------------------------------
 // Verified checkpoints
 
+use super::common::{self, assert_same_csvs, try_go, without_timing};
 use mpg_algos::Algo;
 use mpg_envs::Task;
 use mpg_runner::RunConfig;
 use mpg_runner::checkpoint;
-use mpg_runner::sync::{Outcome, Progress, run};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use mpg_runner::sync::Outcome;
 
 fn small() -> RunConfig {
-    let mut c = RunConfig::defaults(Algo::Td3, Task::InvertedPendulum);
-    c.iterations = 60;
-    c.seed = 11;
-    c.sampling.replay_start = 256;
-    c.sampling.transitions_per_call = 64;
-    c.sampling.updates_per_call = 5;
-    c.eval.interval = 20;
-    c.eval.episodes = 2;
-    c.log.interval = 10;
-    c.log.checkpoint_interval = 20;
-    c.learner.batch_size = 32;
-    c
-}
-
-fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> anyhow::Result<Outcome> {
-    struct StopAt(Option<u64>, Arc<AtomicBool>);
-    impl Progress for StopAt {
-        fn iteration(&mut self, done: u64, _: u64, _: f64) {
-            if Some(done) == self.0 {
-                self.1.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut p = StopAt(stop_at, stop.clone());
-    run(cfg, &RunDir::new(dir), resume, false, stop, &mut p)
-}
-
-fn without_timing(path: &Path) -> Vec<Vec<String>> {
-    mpg_runner::sync::csv_without_timing(path).unwrap()
-}
-
-fn assert_same_csvs(a: &Path, b: &Path, label: &str) {
-    for f in ["eval.csv", "train.csv", "gradients.csv"] {
-        assert_eq!(
-            without_timing(&a.join(f)),
-            without_timing(&b.join(f)),
-            "{label}: {f}"
-        );
-    }
+    common::small(Algo::Td3, Task::InvertedPendulum, 11)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -201,7 +161,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn interrupted(cfg: &RunConfig) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let o = go(cfg, &out, false, Some(33)).unwrap();
+    let o = try_go(cfg, &out, false, Some(33)).unwrap();
     assert_eq!(o, Outcome::Interrupted { iteration: 33 });
     tmp
 }
@@ -255,7 +215,7 @@ fn a_run_resumed_from_the_previous_checkpoint_equals_an_uninterrupted_one() {
     tch::set_num_threads(1);
     let cfg = small();
     let reference = tempfile::tempdir().unwrap();
-    go(&cfg, reference.path(), false, None).unwrap();
+    try_go(&cfg, reference.path(), false, None).unwrap();
     for (file, how) in [
         ("replay.bin", Damage::Middle),
         ("tensors.pt", Damage::Header),
@@ -263,7 +223,7 @@ fn a_run_resumed_from_the_previous_checkpoint_equals_an_uninterrupted_one() {
         let base = interrupted(&cfg);
         let out = base.path().join("run");
         damage(&out.join("checkpoint").join(file), how);
-        let o = go(&cfg, &out, true, None).unwrap();
+        let o = try_go(&cfg, &out, true, None).unwrap();
         assert!(matches!(o, Outcome::Finished { .. }), "{file}: {o:?}");
         assert_same_csvs(reference.path(), &out, file);
         let prov = std::fs::read_to_string(out.join("provenance.toml")).unwrap();
@@ -288,7 +248,7 @@ fn no_good_checkpoint_is_refused_naming_the_files_and_nothing_is_written() {
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    let err = format!("{:#}", go(&cfg, &out, true, None).unwrap_err());
+    let err = format!("{:#}", try_go(&cfg, &out, true, None).unwrap_err());
     assert!(err.contains("checkpoint/replay.bin"), "{err}");
     assert!(err.contains("checkpoint.old/tensors.pt"), "{err}");
     let after: Vec<_> = ["eval.csv", "train.csv", "status", "config.toml"]
@@ -307,7 +267,7 @@ fn a_missing_meta_json_is_refused_not_restarted_from_zero() {
     let out = base.path().join("run");
     std::fs::remove_file(out.join("checkpoint/meta.json")).unwrap();
     std::fs::remove_file(out.join("checkpoint.old/meta.json")).unwrap();
-    let err = format!("{:#}", go(&cfg, &out, true, None).unwrap_err());
+    let err = format!("{:#}", try_go(&cfg, &out, true, None).unwrap_err());
     assert!(err.contains("checkpoint/meta.json is missing"), "{err}");
     // nothing was restarted: the evaluations up to the interruption are still there
     assert_eq!(without_timing(&out.join("eval.csv")).len(), 1 + 2);

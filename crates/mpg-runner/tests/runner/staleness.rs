@@ -1,16 +1,14 @@
 //! The emulated asynchronous learners (D21, crate::staleness): a staleness model and the async
 //! trainer's buffers in the deterministic synchronous trainer.
 
-use super::determinism::without_timing;
+use super::common::{self, assert_same_csvs, go, without_timing};
 use mpg_algos::Algo;
 use mpg_algos::weights::rule_based_weights;
 use mpg_envs::Task;
+use mpg_runner::RunConfig;
 use mpg_runner::staleness::{Model, Window, read_histogram};
-use mpg_runner::sync::{Outcome, Progress, run};
-use mpg_runner::{RunConfig, RunDir};
+use mpg_runner::sync::Outcome;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 fn authors_csv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,47 +17,10 @@ fn authors_csv() -> PathBuf {
 
 /// A small run of the emulation: the authors' histogram, two buffers.
 fn small(algo: Algo, task: Task) -> RunConfig {
-    let mut c = RunConfig::defaults(algo, task);
-    c.iterations = 60;
-    c.seed = 11;
-    c.sampling.replay_start = 256;
-    c.sampling.transitions_per_call = 64;
-    c.sampling.updates_per_call = 5;
-    c.eval.interval = 20;
-    c.eval.episodes = 2;
-    c.log.interval = 10;
-    c.log.checkpoint_interval = 20;
-    c.learner.batch_size = 32;
-    c.learner.horizon = 4;
+    let mut c = common::small(algo, task, 11);
     c.sync.staleness_counts = read_histogram(&authors_csv()).unwrap();
     c.sync.buffers = 2;
     c
-}
-
-fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcome {
-    struct StopAt(Option<u64>, Arc<AtomicBool>);
-    impl Progress for StopAt {
-        fn iteration(&mut self, done: u64, _: u64, _: f64) {
-            if Some(done) == self.0 {
-                self.1.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut p = StopAt(stop_at, stop.clone());
-    run(cfg, &RunDir::new(dir), resume, false, stop, &mut p).unwrap()
-}
-
-const CSVS: [&str; 3] = ["eval.csv", "train.csv", "gradients.csv"];
-
-fn same_csvs(a: &Path, b: &Path, what: &str) {
-    for f in CSVS {
-        assert_eq!(
-            without_timing(&a.join(f)),
-            without_timing(&b.join(f)),
-            "{what}: {f}"
-        );
-    }
 }
 
 /// A column of a CSV without timing, as strings (header dropped).
@@ -75,7 +36,7 @@ fn same_seed_and_config_give_the_same_csvs_and_another_seed_does_not() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     go(&cfg, a.path(), false, None);
     go(&cfg, b.path(), false, None);
-    same_csvs(a.path(), b.path(), "two runs of one seed");
+    assert_same_csvs(a.path(), b.path(), "two runs of one seed");
     let mut other = cfg.clone();
     other.seed = 12;
     let c = tempfile::tempdir().unwrap();
@@ -85,7 +46,7 @@ fn same_seed_and_config_give_the_same_csvs_and_another_seed_does_not() {
 }
 
 #[test]
-fn an_interrupted_emulation_resumes_to_the_same_csvs() {
+fn an_interrupted_emulation_resumes_to_the_assert_same_csvs() {
     tch::set_num_threads(1);
     for (algo, task, stop_at) in [
         (Algo::MpgV2, Task::PathTracking, 7),
@@ -98,7 +59,7 @@ fn an_interrupted_emulation_resumes_to_the_same_csvs() {
         let out = go(&cfg, parts.path(), false, Some(stop_at));
         assert_eq!(out, Outcome::Interrupted { iteration: stop_at });
         go(&cfg, parts.path(), true, None);
-        same_csvs(
+        assert_same_csvs(
             whole.path(),
             parts.path(),
             &format!("{algo} {task} resumed at {stop_at}"),
@@ -117,7 +78,7 @@ fn zero_staleness_and_one_buffer_is_the_plain_synchronous_trainer_bit_for_bit() 
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     go(&plain, a.path(), false, None);
     go(&zero, b.path(), false, None);
-    same_csvs(a.path(), b.path(), "d_k = 0 against the plain trainer");
+    assert_same_csvs(a.path(), b.path(), "d_k = 0 against the plain trainer");
 }
 
 #[test]
@@ -133,7 +94,7 @@ fn a_constant_model_equals_sync_staleness() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     go(&constant, a.path(), false, None);
     go(&histogram, b.path(), false, None);
-    same_csvs(
+    assert_same_csvs(
         a.path(),
         b.path(),
         "staleness = 3 against counts [0, 0, 0, 5]",
