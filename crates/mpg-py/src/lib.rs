@@ -350,19 +350,23 @@ fn model_inputs<'a, M: FastModel>(
     let s = rows_of("obs", obs, None, M::OBS)?;
     let n = obs.shape()[0];
     let a = rows_of("act", act, Some(n), M::ACT)?;
-    if noise.len() != n {
-        return Err(value_err(format!(
-            "noise: expected {n} values (one per row of obs), got {}",
-            noise.len()
-        )));
-    }
-    let e = noise
-        .as_slice()
-        .map_err(|_| value_err("noise: the array must be C-contiguous"))?;
+    let e = one_per_row("noise", noise, n)?;
     finite("obs", s, M::OBS)?;
     finite("act", a, M::ACT)?;
     finite("noise", e, 1)?;
     Ok((n, s, a, e))
+}
+
+/// A 1-d input with one value per row of `obs` (`noise`, `g_reward`), as a contiguous slice.
+fn one_per_row<'a>(what: &str, v: &'a PyReadonlyArray1<'_, f64>, n: usize) -> PyResult<&'a [f64]> {
+    if v.len() != n {
+        return Err(value_err(format!(
+            "{what}: expected {n} values (one per row of obs), got {}",
+            v.len()
+        )));
+    }
+    v.as_slice()
+        .map_err(|_| value_err(format!("{what}: the array must be C-contiguous")))
 }
 
 fn finite(what: &str, v: &[f64], per_row: usize) -> PyResult<()> {
@@ -414,15 +418,7 @@ fn model_vjp_of<'py, M: FastModel>(
 ) -> PyResult<VjpOut<'py>> {
     let (n, s, a, e) = model_inputs::<M>(&obs, &act, &noise)?;
     let g = rows_of("g_next", &g_next, Some(n), M::OBS)?;
-    if g_reward.len() != n {
-        return Err(value_err(format!(
-            "g_reward: expected {n} values (one per row of obs), got {}",
-            g_reward.len()
-        )));
-    }
-    let gr = g_reward
-        .as_slice()
-        .map_err(|_| value_err("g_reward: the array must be C-contiguous"))?;
+    let gr = one_per_row("g_reward", &g_reward, n)?;
     finite("g_next", g, M::OBS)?;
     finite("g_reward", gr, 1)?;
     let g_obs = PyArray2::<f64>::zeros(py, [n, M::OBS], false);
