@@ -68,7 +68,7 @@ bench-sim: setup
 bench-learners: setup
     cargo bench -p mpg-algos --bench learners
 
-# Ours beside the anchors (JAX MPG gradient, sbx TD3/SAC), 1 pinned core and 2 threads, with ratios; peers installed into $HOME/anchors-venv on first use
+# Ours beside the anchors (JAX MPG gradient, sbx TD3/SAC) on 1 pinned core and 2 threads, plus n-step ADP over MPG-v2 and the under-load ratio, against the issue-27 targets; peers installed into $HOME/anchors-venv on first use
 bench-anchors: setup
     scripts/bench-anchors.sh
 
