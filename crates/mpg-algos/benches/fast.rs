@@ -16,7 +16,7 @@
 //! `taskset -c 0 cargo bench -p mpg-algos --bench fast`; one: `… --bench fast -- 'nadp/fast$'`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::grads::clip_by_global_norm;
 use mpg_algos::{
     Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
 };

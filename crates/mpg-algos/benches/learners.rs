@@ -30,7 +30,7 @@
 //! `cargo bench -p mpg-algos --bench learners -- 'grad/path-tracking/mpg-v2$'`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::grads::clip_by_global_norm;
 use mpg_algos::{
     Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
 };

@@ -5,203 +5,18 @@
 //! algorithms are data ([`CriticTarget`], [`PolicyObjective`]) matched once here; each
 //! algorithm's own math lives in its file.
 
+use crate::batch::Batch;
 use crate::config::{Algo, AlgoConfig, CriticChoice, CriticTarget, GradPath, PolicyObjective};
 use crate::fast::mlp::FastMlp;
+use crate::grads::{GradStats, Grads, clip_by_global_norm, grad_of, q_loss};
+use crate::nets::Nets;
 use crate::{fast, mpg, nadp, ndpg, sac, td3};
 use mpg_envs::{Rng, Sim, Task, TaskSpec, Termination, make_sim};
-use mpg_models::nets::{Init, Mlp, Policy, Squash, polyak, q_value};
+use mpg_models::nets::{Mlp, Policy, Squash, q_value};
 use mpg_models::{ModelNoise, PriorModel, make_model};
 use rand::SeedableRng;
 use std::time::Instant;
 use tch::{Kind, Tensor};
-
-/// Every network of an algorithm: the policy, Q1, Q2 where used, and their targets.
-#[derive(Debug)]
-pub struct Nets {
-    pub policy: Policy,
-    pub q1: Mlp,
-    pub q2: Option<Mlp>,
-    pub policy_targ: Policy,
-    pub q1_targ: Mlp,
-    pub q2_targ: Option<Mlp>,
-}
-
-impl Nets {
-    /// Fresh networks from the run's generator (D8, D9); targets start as copies.
-    pub fn new(algo: Algo, task: Task, init: Init, squash: bool, rng: &mut Rng) -> Nets {
-        let spec = task.spec();
-        let squash = if algo == Algo::Sac && !squash {
-            Squash::None
-        } else {
-            Squash::for_task(task)
-        };
-        let policy = Policy::new(spec.obs_dim, spec.act_dim, squash, init, rng);
-        let q_in = spec.obs_dim + spec.act_dim;
-        let q1 = Mlp::new(q_in, 1, init, rng);
-        let q2 = algo.twin_critics().then(|| Mlp::new(q_in, 1, init, rng));
-        Nets {
-            policy_targ: Policy {
-                net: policy.net.deep_copy(),
-                act_dim: policy.act_dim,
-                squash: policy.squash,
-            },
-            q1_targ: q1.deep_copy(),
-            q2_targ: q2.as_ref().map(Mlp::deep_copy),
-            policy,
-            q1,
-            q2,
-        }
-    }
-
-    /// Every network in a fixed order (policy, q1, q2, policy', q1', q2').
-    pub fn all(&self) -> Vec<&Mlp> {
-        let mut v = vec![&self.policy.net, &self.q1];
-        v.extend(self.q2.as_ref());
-        v.extend([&self.policy_targ.net, &self.q1_targ]);
-        v.extend(self.q2_targ.as_ref());
-        v
-    }
-
-    /// Detached copies of every parameter, in [`Nets::all`] order: a snapshot that can move
-    /// to another thread.
-    pub fn snapshot(&self) -> Vec<Tensor> {
-        self.all()
-            .iter()
-            .flat_map(|n| n.params())
-            .map(|t| t.detach().copy())
-            .collect()
-    }
-
-    /// Overwrite every parameter from a [`Nets::snapshot`].
-    pub fn load(&self, values: &[Tensor]) {
-        let mut k = 0;
-        for net in self.all() {
-            let n = net.params().len();
-            net.load_values(&values[k..k + n]);
-            k += n;
-        }
-        assert_eq!(k, values.len(), "snapshot of other networks");
-    }
-
-    /// Soft target updates of every target network in use (spec §3.1).
-    pub fn update_targets(&self, tau: f64) {
-        polyak(&self.policy_targ.net, &self.policy.net, tau);
-        polyak(&self.q1_targ, &self.q1, tau);
-        if let (Some(t), Some(s)) = (&self.q2_targ, &self.q2) {
-            polyak(t, s, tau);
-        }
-    }
-}
-
-/// A minibatch of transitions as f32 tensors: obs `[B, obs_dim]`, act `[B, act_dim]` (the stored,
-/// unclipped behaviour action), rew `[B]` (raw), next_obs, done `[B]` (1.0 or 0.0).
-#[derive(Debug)]
-pub struct Batch {
-    pub obs: Tensor,
-    pub act: Tensor,
-    pub rew: Tensor,
-    pub next_obs: Tensor,
-    pub done: Tensor,
-}
-
-impl Batch {
-    pub fn shallow_clone(&self) -> Batch {
-        Batch {
-            obs: self.obs.shallow_clone(),
-            act: self.act.shallow_clone(),
-            rew: self.rew.shallow_clone(),
-            next_obs: self.next_obs.shallow_clone(),
-            done: self.done.shallow_clone(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.obs.size()[0] as usize
-    }
-
-    /// `n` real transitions of `task` for tests and benchmarks: fresh resets (seeded), actions
-    /// uniform over the policy's range (±1 path tracking, ±3 pendulum), one simulator step.
-    pub fn random(task: Task, n: usize, seed: u64) -> Batch {
-        use rand::Rng as _;
-        let spec = task.spec();
-        let mut sim = make_sim(task, n, seed, Termination::Paper);
-        let mut rng = Rng::seed_from_u64(seed + 1000);
-        let range = if task == Task::PathTracking { 1.0 } else { 3.0 };
-        let act: Vec<f32> = (0..n * spec.act_dim)
-            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * range)
-            .collect();
-        let mut obs = vec![0.0; n * spec.obs_dim];
-        sim.observe(&mut obs);
-        let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
-        sim.step_unchecked(&act, &mut rew, &mut done);
-        let mut next = vec![0.0; n * spec.obs_dim];
-        sim.observe(&mut next);
-        let (b, od, ad) = (n as i64, spec.obs_dim as i64, spec.act_dim as i64);
-        Batch {
-            obs: Tensor::from_slice(&obs).reshape([b, od]),
-            act: Tensor::from_slice(&act).reshape([b, ad]),
-            rew: Tensor::from_slice(&rew),
-            next_obs: Tensor::from_slice(&next).reshape([b, od]),
-            done: Tensor::from_slice(&done.iter().map(|&d| d as u8 as f32).collect::<Vec<_>>()),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// What one gradient computation reports (columns of `train.csv`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GradStats {
-    /// The iteration the parameters were taken at (for staleness).
-    pub version: u64,
-    pub q_loss: f64,
-    pub policy_loss: Option<f64>,
-    pub w_data: Option<f64>,
-    pub w_model: Option<f64>,
-    /// Global norms before clipping.
-    pub q1_norm: f64,
-    pub q2_norm: Option<f64>,
-    pub policy_norm: Option<f64>,
-    pub q_grad_ms: f64,
-    pub pg_ms: Option<f64>,
-}
-
-/// Gradients with one named field per network (parameters in [`Mlp::params`] order), clipped.
-#[derive(Debug)]
-pub struct Grads {
-    pub q1: Vec<Tensor>,
-    pub q2: Option<Vec<Tensor>>,
-    pub policy: Option<Vec<Tensor>>,
-    pub stats: GradStats,
-}
-
-/// tf.clip_by_global_norm: g · c / max(‖g‖, c). Returns the clipped gradients and ‖g‖.
-pub fn clip_by_global_norm(grads: Vec<Tensor>, clip: f64) -> (Vec<Tensor>, f64) {
-    let norm = grads
-        .iter()
-        .map(|g| f64::try_from(g.square().sum(Kind::Double)).unwrap())
-        .sum::<f64>()
-        .sqrt();
-    let factor = clip / norm.max(clip);
-    let clipped = if norm.is_finite() && factor < 1.0 {
-        grads.iter().map(|g| g * factor).collect()
-    } else {
-        grads
-    };
-    (clipped, norm)
-}
-
-/// Gradients of `loss` with respect to `params`.
-pub fn grad_of(loss: &Tensor, params: &[Tensor]) -> Vec<Tensor> {
-    Tensor::run_backward(&[loss], params, false, false)
-}
-
-/// Half mean squared error of spec §3.1: 0.5·mean((Q(s, a) − y)²).
-pub fn q_loss(q: &Tensor, y: &Tensor) -> Tensor {
-    (q - y).square().mean(Kind::Float) * 0.5
-}
 
 /// Everything a learner needs besides the parameters: the task's preprocessing, the prior
 /// model, a true simulator for n-step targets, its own generator (D8), the reused batch.
@@ -219,8 +34,10 @@ pub struct Learner {
     termination: Termination,
     /// The fast path's buffers, reused across calls (no state between calls).
     fast_ws: fast::Workspace,
-    /// The model-free fast path's buffers (critic gradients, policy gradients), likewise.
+    /// The model-free fast path's buffers (targets and critic gradients; policy gradients),
+    /// likewise.
     critic_ws: fast::critic::Workspace,
+    actor_ws: fast::actor::ActorWorkspace,
 }
 
 impl Learner {
@@ -245,6 +62,7 @@ impl Learner {
             termination: Termination::Paper,
             fast_ws: fast::Workspace::default(),
             critic_ws: fast::critic::Workspace::default(),
+            actor_ws: fast::actor::ActorWorkspace::default(),
             cfg,
         }
     }
@@ -751,7 +569,7 @@ impl Learner {
     ) -> (Vec<Tensor>, f64, Option<Vec<Tensor>>, Option<f64>, f64) {
         let spec = self.spec;
         let s = self.scaled_values(&batch.obs);
-        let x = fast::critic::q_input(&s, &fast::values(&batch.act), spec.obs_dim, spec.act_dim);
+        let x = fast::heads::q_input(&s, &fast::values(&batch.act), spec.obs_dim, spec.act_dim);
         let y = fast::values(y);
         let clip = self.cfg.grad_clip;
         let grad = |q: &FastMlp, cache: &mut fast::mlp::MlpCache| {
@@ -809,7 +627,7 @@ impl Learner {
         };
         let s = self.scaled_values(obs);
         let g = fast::actor::policy_grad_in(
-            &mut self.critic_ws.actor,
+            &mut self.actor_ws,
             &policy,
             nets.policy.squash,
             &critics,

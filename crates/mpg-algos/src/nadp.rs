@@ -4,7 +4,8 @@
 //! |---|---|---|---|---|---|
 //! | Q1 | 25-step MODEL rollout | 25-step model return, full BPTT | 1 | 1 | none |
 
-use crate::learner::{Batch, Nets};
+use crate::batch::Batch;
+use crate::nets::Nets;
 use crate::rollout::model_return;
 use mpg_envs::TaskSpec;
 use mpg_models::PriorModel;

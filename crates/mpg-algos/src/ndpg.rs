@@ -6,7 +6,8 @@
 //!
 //! Its critic target is also MPG-v1's (spec §3.4).
 
-use crate::learner::{Batch, Nets};
+use crate::batch::Batch;
+use crate::nets::Nets;
 use mpg_envs::{Sim, TaskSpec};
 use mpg_models::nets::q_value;
 use tch::{Kind, Tensor};

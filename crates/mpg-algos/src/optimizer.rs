@@ -3,7 +3,8 @@
 
 use crate::adam::{Adam, LinearDecay};
 use crate::config::{AlgoConfig, GradPath, NonFinite};
-use crate::learner::{Grads, Nets};
+use crate::grads::Grads;
+use crate::nets::Nets;
 use tch::Tensor;
 
 /// What one application did.

@@ -17,6 +17,7 @@
 
 pub mod actor;
 pub mod critic;
+pub mod heads;
 pub mod mlp;
 pub mod rollout;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::reference::{
     act, balance_twins, global_norm, grads, params, q, rel_err, scaled, tiny_nets, wide_batch,
 };
-use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::grads::clip_by_global_norm;
 use mpg_algos::{Algo, AlgoConfig, Learner, Nets};
 use mpg_envs::Task;
 use mpg_models::nets::Mlp;

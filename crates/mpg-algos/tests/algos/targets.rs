@@ -5,7 +5,7 @@ use crate::reference::{
     act, balance_twins, grads, max_abs, model_return, normals_f32, params, q, rel_err,
     reward_scale, scaled, tiny_nets, wide_batch,
 };
-use mpg_algos::learner::q_loss;
+use mpg_algos::grads::q_loss;
 use mpg_algos::mpg::mixed_objective;
 use mpg_algos::ndpg::dpg_policy_loss;
 use mpg_algos::sac::{soft_policy_loss, soft_target};
