@@ -94,8 +94,9 @@ fn pg(c: &mut Criterion) {
             let (_, g) = s
                 .learner
                 .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
-            let (g, _) = clip_by_global_norm(g, s.clip);
-            s.opt.policy.apply(&s.opt.nets.policy.net.params(), &g);
+            let mut g = g;
+            clip_by_global_norm(&mut g, s.clip);
+            s.opt.policy.apply(&mut s.opt.nets.policy.net, &g);
         });
     }
 }

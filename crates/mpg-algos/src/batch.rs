@@ -1,13 +1,26 @@
-//! The minibatch a learner reads (spec §3.1): what the replay buffer samples.
+//! The minibatch a learner reads (spec §3.1): what the replay buffer samples, as plain f32
+//! rows; the reference path views it as tensors ([`Batch::tch`]).
 
 use mpg_envs::{Rng, Task, Termination, make_sim};
 use rand::SeedableRng;
 use tch::Tensor;
 
-/// A minibatch of transitions as f32 tensors: obs `[B, obs_dim]`, act `[B, act_dim]` (the stored,
-/// unclipped behaviour action), rew `[B]` (raw), next_obs, done `[B]` (1.0 or 0.0).
-#[derive(Debug)]
+/// A minibatch of transitions, row-major f32: obs `[B, obs_dim]`, act `[B, act_dim]` (the
+/// stored, unclipped behaviour action), rew `[B]` (raw), next_obs, done `[B]` (1.0 or 0.0).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub obs: Vec<f32>,
+    pub act: Vec<f32>,
+    pub rew: Vec<f32>,
+    pub next_obs: Vec<f32>,
+    pub done: Vec<f32>,
+}
+
+/// A [`Batch`] as f32 tensors of the same shapes (the reference path's view).
+#[derive(Debug)]
+pub struct TchBatch {
     pub obs: Tensor,
     pub act: Tensor,
     pub rew: Tensor,
@@ -16,18 +29,39 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn shallow_clone(&self) -> Batch {
-        Batch {
-            obs: self.obs.shallow_clone(),
-            act: self.act.shallow_clone(),
-            rew: self.rew.shallow_clone(),
-            next_obs: self.next_obs.shallow_clone(),
-            done: self.done.shallow_clone(),
+    pub fn len(&self) -> usize {
+        self.rew.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The same values as tensors.
+    pub fn tch(&self) -> TchBatch {
+        let b = self.len() as i64;
+        let rows = |v: &[f32], d: usize| Tensor::from_slice(v).reshape([b, d as i64]);
+        TchBatch {
+            obs: rows(&self.obs, self.obs_dim),
+            act: rows(&self.act, self.act_dim),
+            rew: Tensor::from_slice(&self.rew),
+            next_obs: rows(&self.next_obs, self.obs_dim),
+            done: Tensor::from_slice(&self.done),
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.obs.size()[0] as usize
+    /// The values of tensors shaped as [`Batch::tch`] gives them (f32 or not).
+    pub fn from_tch(t: &TchBatch) -> Batch {
+        let v = |t: &Tensor| crate::fast::values(&t.to_kind(tch::Kind::Float));
+        Batch {
+            obs_dim: t.obs.size()[1] as usize,
+            act_dim: t.act.size()[1] as usize,
+            obs: v(&t.obs),
+            act: v(&t.act),
+            rew: v(&t.rew),
+            next_obs: v(&t.next_obs),
+            done: v(&t.done),
+        }
     }
 
     /// `n` real transitions of `task` for tests and benchmarks: fresh resets (seeded), actions
@@ -45,19 +79,16 @@ impl Batch {
         sim.observe(&mut obs);
         let (mut rew, mut done) = (vec![0.0; n], vec![false; n]);
         sim.step_unchecked(&act, &mut rew, &mut done);
-        let mut next = vec![0.0; n * spec.obs_dim];
-        sim.observe(&mut next);
-        let (b, od, ad) = (n as i64, spec.obs_dim as i64, spec.act_dim as i64);
+        let mut next_obs = vec![0.0; n * spec.obs_dim];
+        sim.observe(&mut next_obs);
         Batch {
-            obs: Tensor::from_slice(&obs).reshape([b, od]),
-            act: Tensor::from_slice(&act).reshape([b, ad]),
-            rew: Tensor::from_slice(&rew),
-            next_obs: Tensor::from_slice(&next).reshape([b, od]),
-            done: Tensor::from_slice(&done.iter().map(|&d| d as u8 as f32).collect::<Vec<_>>()),
+            obs_dim: spec.obs_dim,
+            act_dim: spec.act_dim,
+            obs,
+            act,
+            rew,
+            next_obs,
+            done: done.iter().map(|&d| d as u8 as f32).collect(),
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

@@ -1,6 +1,7 @@
 //! What a learner hands the optimiser: gradients per network, clipped, and the statistics of
 //! their computation; with the pieces of the reference's loss shared by the tests (spec §3.1).
 
+pub use crate::fast::mlp::ParamGrads;
 use tch::{Kind, Tensor};
 
 /// What one gradient computation reports (columns of `train.csv`).
@@ -20,29 +21,40 @@ pub struct GradStats {
     pub pg_ms: Option<f64>,
 }
 
-/// Gradients with one named field per network (parameters in [`Mlp::params`] order), clipped.
-#[derive(Debug)]
+/// Gradients with one named field per network (one f32 vector per parameter, in
+/// [`crate::fast::mlp::FastMlp::params`] order), clipped.
+#[derive(Clone, Debug)]
 pub struct Grads {
-    pub q1: Vec<Tensor>,
-    pub q2: Option<Vec<Tensor>>,
-    pub policy: Option<Vec<Tensor>>,
+    pub q1: ParamGrads,
+    pub q2: Option<ParamGrads>,
+    pub policy: Option<ParamGrads>,
     pub stats: GradStats,
 }
 
-/// tf.clip_by_global_norm: g · c / max(‖g‖, c). Returns the clipped gradients and ‖g‖.
-pub fn clip_by_global_norm(grads: Vec<Tensor>, clip: f64) -> (Vec<Tensor>, f64) {
+/// tf.clip_by_global_norm in place: g·c / max(‖g‖, c), ‖g‖ over every vector together in
+/// f64, the factor applied in f32 (as a tensor times a scalar). Returns ‖g‖ before clipping;
+/// a non-finite norm leaves the gradient as it is (the optimiser's D15 rule sees it).
+pub fn clip_by_global_norm(grads: &mut ParamGrads, clip: f64) -> f64 {
     let norm = grads
         .iter()
-        .map(|g| f64::try_from(g.square().sum(Kind::Double)).unwrap())
+        .flatten()
+        .map(|&g| (g as f64) * (g as f64))
         .sum::<f64>()
         .sqrt();
     let factor = clip / norm.max(clip);
-    let clipped = if norm.is_finite() && factor < 1.0 {
-        grads.iter().map(|g| g * factor).collect()
-    } else {
-        grads
-    };
-    (clipped, norm)
+    if norm.is_finite() && factor < 1.0 {
+        let f = factor as f32;
+        grads.iter_mut().flatten().for_each(|g| *g *= f);
+    }
+    norm
+}
+
+/// The values of gradient tensors (the reference path's), as [`ParamGrads`].
+pub fn values_of(grads: &[Tensor]) -> ParamGrads {
+    grads
+        .iter()
+        .map(|g| crate::fast::values(&g.to_kind(Kind::Float)))
+        .collect()
 }
 
 /// Gradients of `loss` with respect to `params`.

@@ -1,8 +1,8 @@
 //! The critics on the fast path: the Q regression gradient ½·mean((Q(s, a) − y)²) with respect
 //! to Q's parameters (spec §3.1), the one-step value targets of TD3 / MPG-v2 (clipped double
-//! Q, spec §3.5, §3.8) and SAC (soft target, spec §3.8, D14), and the global-norm clip. The
-//! references are [`crate::grads::q_loss`], [`crate::td3`], [`crate::sac`] and
-//! [`crate::grads::clip_by_global_norm`] under autograd; `fast/tests.rs` holds them equal.
+//! Q, spec §3.5, §3.8) and SAC (soft target, spec §3.8, D14). The references are
+//! [`crate::grads::q_loss`], [`crate::td3`] and [`crate::sac`] under autograd; `fast/tests.rs`
+//! holds them equal. The clip is [`crate::grads::clip_by_global_norm`].
 
 use super::heads::{deterministic_action, gaussian_sample, q_input};
 use super::mlp::{FastMlp, MlpCache, ParamGrads};
@@ -40,23 +40,6 @@ pub fn q_loss_grad(q: &FastMlp, x: &[f32], y: &[f32], cache: &mut MlpCache) -> C
         loss: 0.5 * loss / n as f64,
         grads,
     }
-}
-
-/// tf.clip_by_global_norm in place: g·c / max(‖g‖, c), ‖g‖ over every tensor in f64, as
-/// [`crate::grads::clip_by_global_norm`]. Returns ‖g‖ before clipping.
-pub fn clip_by_global_norm(grads: &mut ParamGrads, clip: f64) -> f64 {
-    let norm = grads
-        .iter()
-        .flatten()
-        .map(|&g| (g as f64) * (g as f64))
-        .sum::<f64>()
-        .sqrt();
-    let factor = clip / norm.max(clip);
-    if norm.is_finite() && factor < 1.0 {
-        let f = factor as f32;
-        grads.iter_mut().flatten().for_each(|g| *g *= f);
-    }
-    norm
 }
 
 /// The batch's pieces a one-step target reads: s′ scaled `[n, obs_dim]`, the training reward
