@@ -142,9 +142,8 @@ mod tests {
                 want[j] -= lr_t * m[j] / (v[j].sqrt() + 1e-7);
             }
         }
-        for j in 0..2 {
-            let got = net.w[0][j] as f64;
-            assert!((got - want[j]).abs() < 1e-6, "{got} vs {}", want[j]);
+        for (&got, want) in net.w[0].iter().zip(want) {
+            assert!((got as f64 - want).abs() < 1e-6, "{got} vs {want}");
         }
         // A zero gradient with zero moments leaves the bias where it was.
         assert_eq!(net.b[0], vec![0.0; 2]);
