@@ -16,7 +16,7 @@
 //! `taskset -c 0 cargo bench -p mpg-algos --bench fast`; one: `… --bench fast -- 'nadp/fast$'`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::grads::clip_by_global_norm;
 use mpg_algos::{
     Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
 };
@@ -94,8 +94,9 @@ fn pg(c: &mut Criterion) {
             let (_, g) = s
                 .learner
                 .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
-            let (g, _) = clip_by_global_norm(g, s.clip);
-            s.opt.policy.apply(&s.opt.nets.policy.net.params(), &g);
+            let mut g = g;
+            clip_by_global_norm(&mut g, s.clip);
+            s.opt.policy.apply(&mut s.opt.nets.policy.net, &g);
         });
     }
 }

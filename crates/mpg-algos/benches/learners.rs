@@ -30,7 +30,7 @@
 //! `cargo bench -p mpg-algos --bench learners -- 'grad/path-tracking/mpg-v2$'`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::learner::clip_by_global_norm;
+use mpg_algos::grads::clip_by_global_norm;
 use mpg_algos::{
     Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
 };
@@ -145,12 +145,11 @@ fn bench_policy_step(c: &mut Criterion, name: &str, s: &mut Setup, clock: Clock)
             let t = clock.now();
             for _ in 0..iters {
                 let mut stats = GradStats::default();
-                let (_, g) =
+                let (_, mut g) =
                     s.learner
                         .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
-                let params = s.opt.nets.policy.net.params();
-                let (g, _) = clip_by_global_norm(g, s.cfg.grad_clip);
-                s.opt.policy.apply(&params, &g);
+                clip_by_global_norm(&mut g, s.cfg.grad_clip);
+                s.opt.policy.apply(&mut s.opt.nets.policy.net, &g);
             }
             clock.now() - t
         })

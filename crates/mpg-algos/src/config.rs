@@ -129,11 +129,12 @@ pub enum CriticChoice {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GradPath {
-    /// Plain-Rust kernels (`crate::fast`) where they exist and are faster (today: the
-    /// model-based policy gradients of MPG-v1, MPG-v2 and n-step ADP); autograd elsewhere.
+    /// Plain-Rust kernels (`crate::fast`, `crate::backend::fast`) for every target and
+    /// gradient: no libtorch call on a training step.
     #[default]
     Fast,
-    /// libtorch autograd everywhere: the reference the fast kernels are tested against.
+    /// libtorch autograd (`crate::backend::reference`): the reference the fast kernels are
+    /// tested against. The optimiser, the actors and the evaluators are plain Rust on both.
     Reference,
 }
 

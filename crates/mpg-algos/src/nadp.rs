@@ -4,7 +4,8 @@
 //! |---|---|---|---|---|---|
 //! | Q1 | 25-step MODEL rollout | 25-step model return, full BPTT | 1 | 1 | none |
 
-use crate::learner::{Batch, Nets};
+use crate::batch::TchBatch;
+use crate::nets::TchNets;
 use crate::rollout::model_return;
 use mpg_envs::TaskSpec;
 use mpg_models::PriorModel;
@@ -16,8 +17,8 @@ use tch::{Kind, Tensor};
 /// without gradient.
 pub fn model_nstep_target(
     model: &dyn PriorModel,
-    nets: &Nets,
-    b: &Batch,
+    nets: &TchNets,
+    b: &TchBatch,
     noises: &[Tensor],
     gamma: f64,
     spec: &TaskSpec,
@@ -30,7 +31,7 @@ pub fn model_nstep_target(
 /// every step: full BPTT (spec §3.7).
 pub fn bptt_policy_loss(
     model: &dyn PriorModel,
-    nets: &Nets,
+    nets: &TchNets,
     obs: &Tensor,
     noises: &[Tensor],
     gamma: f64,
@@ -45,7 +46,7 @@ pub fn bptt_policy_loss(
 /// `a0` and every later action from the current policy (both n-step ADP terms, spec §3.7).
 fn policy_return(
     model: &dyn PriorModel,
-    nets: &Nets,
+    nets: &TchNets,
     q: &Mlp,
     obs: &Tensor,
     a0: Tensor,

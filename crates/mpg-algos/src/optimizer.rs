@@ -2,9 +2,9 @@
 //! delayed policy and target updates, and the non-finite rule D15.
 
 use crate::adam::{Adam, LinearDecay};
-use crate::config::{AlgoConfig, GradPath, NonFinite};
-use crate::learner::{Grads, Nets};
-use tch::Tensor;
+use crate::config::{AlgoConfig, NonFinite};
+use crate::grads::{Grads, ParamGrads};
+use crate::nets::Nets;
 
 /// What one application did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,8 +45,6 @@ pub struct Optimizer {
     delay: u64,
     tau: f64,
     nonfinite: NonFinite,
-    /// Adam in plain Rust ([`Adam::apply_fused`]) on the fast path, libtorch ops otherwise.
-    fused: bool,
 }
 
 impl Optimizer {
@@ -62,9 +60,9 @@ impl Optimizer {
             steps: cfg.lr_decay_steps,
         };
         Optimizer {
-            q1: Adam::new(&nets.q1.params(), q),
-            q2: nets.q2.as_ref().map(|n| Adam::new(&n.params(), q)),
-            policy: Adam::new(&nets.policy.net.params(), p),
+            q1: Adam::new(&nets.q1, q),
+            q2: nets.q2.as_ref().map(|n| Adam::new(n, q)),
+            policy: Adam::new(&nets.policy.net, p),
             nets,
             iteration: 0,
             dropped_total: 0,
@@ -72,7 +70,6 @@ impl Optimizer {
             delay: cfg.delay_update.max(1),
             tau: cfg.tau,
             nonfinite: cfg.nonfinite_grads,
-            fused: cfg.path == GradPath::Fast,
         }
     }
 
@@ -94,15 +91,12 @@ impl Optimizer {
             staleness: i.saturating_sub(grads.stats.version),
             ..ApplyStats::default()
         };
-        let finite = |g: &[Tensor]| {
-            g.iter()
-                .all(|t| bool::try_from(t.isfinite().all()).unwrap())
-        };
+        let finite = |g: &ParamGrads| g.iter().flatten().all(|x| x.is_finite());
         let bad = if !finite(&grads.q1) {
             Some("q1")
-        } else if grads.q2.as_deref().is_some_and(|g| !finite(g)) {
+        } else if grads.q2.as_ref().is_some_and(|g| !finite(g)) {
             Some("q2")
-        } else if policy_due && grads.policy.as_deref().is_some_and(|g| !finite(g)) {
+        } else if policy_due && grads.policy.as_ref().is_some_and(|g| !finite(g)) {
             Some("policy")
         } else {
             None
@@ -123,10 +117,15 @@ impl Optimizer {
                 return Ok(stats);
             }
             (Some(_), NonFinite::Zero) => {
-                let z = |g: &Vec<Tensor>| {
-                    g.iter()
-                        .map(|t| t.nan_to_num(0.0, 0.0, 0.0))
-                        .collect::<Vec<_>>()
+                // NaN and ±∞ alike become 0 (libtorch's nan_to_num(0, 0, 0)).
+                let z = |g: &ParamGrads| -> ParamGrads {
+                    (g.iter())
+                        .map(|v| {
+                            v.iter()
+                                .map(|&x| if x.is_finite() { x } else { 0.0 })
+                                .collect()
+                        })
+                        .collect()
                 };
                 zeroed = Grads {
                     q1: z(&grads.q1),
@@ -139,26 +138,17 @@ impl Optimizer {
             (None, _) => grads,
         };
         self.dropped_in_row = 0;
-        let fused = self.fused;
-        let step = |adam: &mut Adam, params: &[Tensor], g: &[Tensor]| {
-            if fused {
-                adam.apply_fused(params, g)
-            } else {
-                adam.apply(params, g)
-            }
-        };
-        step(&mut self.q1, &self.nets.q1.params(), &grads.q1);
-        if let (Some(adam), Some(net), Some(g)) =
-            (self.q2.as_mut(), self.nets.q2.as_ref(), grads.q2.as_ref())
-        {
-            step(adam, &net.params(), g);
+        let nets = &mut self.nets;
+        self.q1.apply(&mut nets.q1, &grads.q1);
+        if let (Some(adam), Some(net), Some(g)) = (self.q2.as_mut(), nets.q2.as_mut(), &grads.q2) {
+            adam.apply(net, g);
         }
         if policy_due {
             if let Some(g) = &grads.policy {
-                step(&mut self.policy, &self.nets.policy.net.params(), g);
+                self.policy.apply(&mut nets.policy.net, g);
                 stats.policy_applied = true;
             }
-            self.nets.update_targets(self.tau);
+            nets.update_targets(self.tau);
         }
         Ok(stats)
     }

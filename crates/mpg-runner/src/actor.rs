@@ -2,11 +2,11 @@
 //! algorithm's exploration noise, producing transitions for the buffer (spec §4, D6).
 
 use crate::buffer::TransitionSink;
+use mpg_algos::fast::mlp::MlpCache;
 use mpg_algos::{Algo, Nets};
 use mpg_envs::{Rng, Sim, SimState, Task, TaskSpec};
 use rand::Rng as _;
 use rand_distr::StandardNormal;
-use tch::Tensor;
 
 /// An actor: its simulator, its generator (exploration noise, SAC's sampling), the noise std.
 pub struct Actor {
@@ -17,8 +17,9 @@ pub struct Actor {
     sigma: f64,
     /// SAC's log σ clip (D14), as the learner applies it.
     log_std_clip: Option<(f64, f64)>,
-    obs_scale: Tensor,
     obs: Vec<f32>,
+    /// The policy pass's buffers, reused across steps.
+    cache: MlpCache,
 }
 
 impl Actor {
@@ -39,8 +40,8 @@ impl Actor {
             algo,
             sigma,
             log_std_clip: log_std_clip.map(|[lo, hi]| (lo, hi)),
-            obs_scale: Tensor::from_slice(spec.obs_scale),
             obs,
+            cache: MlpCache::default(),
         }
     }
 
@@ -48,19 +49,17 @@ impl Actor {
     /// N(0, σ²) per dimension, NOT clipped (spec §3.1); SAC samples its stochastic policy.
     fn behaviour(&mut self, nets: &Nets) -> Vec<f32> {
         let n = self.sim.num_agents();
-        let s = Tensor::from_slice(&self.obs).reshape([n as i64, self.spec.obs_dim as i64])
-            * &self.obs_scale;
-        let act = tch::no_grad(|| {
-            if self.algo == Algo::Sac {
-                let k = n * self.spec.act_dim;
-                let eps: Vec<f32> = (0..k).map(|_| self.rng.sample(StandardNormal)).collect();
-                let eps = Tensor::from_slice(&eps).reshape([n as i64, self.spec.act_dim as i64]);
-                nets.policy.sample(&s, &eps, self.log_std_clip).0
-            } else {
-                nets.policy.act(&s)
-            }
-        });
-        let mut act: Vec<f32> = Vec::try_from(act.flatten(0, -1)).unwrap();
+        let s = mpg_algos::backend::scaled(self.spec, &self.obs);
+        let mut act = if self.algo == Algo::Sac {
+            let k = n * self.spec.act_dim;
+            let eps: Vec<f32> = (0..k).map(|_| self.rng.sample(StandardNormal)).collect();
+            let sample = nets
+                .policy
+                .sample(&s, &eps, self.log_std_clip, &mut self.cache);
+            sample.act
+        } else {
+            nets.policy.act(&s, &mut self.cache)
+        };
         if self.sigma > 0.0 {
             for a in &mut act {
                 *a += (self.rng.sample::<f64, _>(StandardNormal) * self.sigma) as f32;

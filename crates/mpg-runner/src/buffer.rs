@@ -4,7 +4,6 @@ use mpg_algos::Batch;
 use mpg_envs::Rng;
 use rand::Rng as _;
 use std::io::{self, Read, Write};
-use tch::Tensor;
 
 /// A FIFO ring of transitions (capacity 500 000 in the paper, spec §4) sampled uniformly with
 /// replacement from its own seeded generator (D8). Actions are stored as the behaviour policy
@@ -117,11 +116,12 @@ impl ReplayBuffer {
             for &i in idx {
                 v.extend_from_slice(&src[i * d..(i + 1) * d]);
             }
-            Tensor::from_slice(&v).reshape([idx.len() as i64, d as i64])
+            v
         };
-        let col =
-            |src: &[f32]| Tensor::from_slice(&idx.iter().map(|&i| src[i]).collect::<Vec<_>>());
+        let col = |src: &[f32]| idx.iter().map(|&i| src[i]).collect::<Vec<_>>();
         Batch {
+            obs_dim: od,
+            act_dim: ad,
             obs: rows(&self.obs, od),
             act: rows(&self.act, ad),
             rew: col(&self.rew),

@@ -117,12 +117,20 @@ fn named_tensors(opt: &Optimizer) -> Vec<(String, Tensor)> {
     for (k, t) in opt.nets.snapshot().into_iter().enumerate() {
         v.push((format!("param.{k}"), t));
     }
-    let adams = [Some(&opt.q1), opt.q2.as_ref(), Some(&opt.policy)];
+    // Each moment as a tensor of its parameter's shape, as when libtorch held them.
+    let n = &opt.nets;
+    let adams = [
+        Some((&opt.q1, &n.q1)),
+        opt.q2.as_ref().zip(n.q2.as_ref()),
+        Some((&opt.policy, &n.policy.net)),
+    ];
     for (a, adam) in adams.iter().enumerate() {
-        if let Some(adam) = adam {
+        if let Some((adam, net)) = adam {
+            let shapes = net.shapes();
             for (j, (m, v2)) in adam.m.iter().zip(&adam.v).enumerate() {
-                v.push((format!("adam{a}.m.{j}"), m.detach().copy()));
-                v.push((format!("adam{a}.v.{j}"), v2.detach().copy()));
+                let t = |x: &[f32]| Tensor::from_slice(x).reshape(&shapes[j]);
+                v.push((format!("adam{a}.m.{j}"), t(m)));
+                v.push((format!("adam{a}.v.{j}"), t(v2)));
             }
         }
     }
@@ -406,7 +414,7 @@ pub fn load_state(
     if meta.adam_steps.len() != 3 {
         bail!("{}: bad optimiser counts", dir.display());
     }
-    let n_params = opt.nets.snapshot().len();
+    let n_params = opt.nets.num_tensors();
     let params: Vec<Tensor> = loaded[..n_params]
         .iter()
         .map(|(_, t)| t.shallow_clone())
@@ -418,8 +426,8 @@ pub fn load_state(
     for (a, adam) in adams.into_iter().enumerate() {
         if let Some(adam) = adam {
             for j in 0..adam.m.len() {
-                adam.m[j] = loaded[k].1.shallow_clone();
-                adam.v[j] = loaded[k + 1].1.shallow_clone();
+                adam.m[j] = values(&loaded[k].1);
+                adam.v[j] = values(&loaded[k + 1].1);
                 k += 2;
             }
             adam.step = steps[a];
@@ -429,4 +437,9 @@ pub fn load_state(
     opt.dropped_total = meta.dropped_total;
     opt.dropped_in_row = meta.dropped_in_row;
     Ok((buffers, extra))
+}
+
+/// The f32 values of a checkpoint's tensor, row-major.
+fn values(t: &Tensor) -> Vec<f32> {
+    mpg_algos::fast::values(&t.to_kind(tch::Kind::Float))
 }

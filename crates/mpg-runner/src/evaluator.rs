@@ -3,10 +3,10 @@
 
 use crate::config::EvalReset;
 use mpg_algos::Nets;
+use mpg_algos::fast::mlp::MlpCache;
 use mpg_envs::path_tracking::physical_action;
 use mpg_envs::{Sim, Task};
 use serde::Serialize;
-use tch::Tensor;
 
 /// One evaluation: the mean return, each episode's return and the task's tracking metrics.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -55,7 +55,7 @@ impl Evaluator {
         let spec = self.sim.spec();
         let steps = spec.eval_steps;
         let n = self.sim.num_agents();
-        let scale = Tensor::from_slice(spec.obs_scale);
+        let mut cache = MlpCache::default();
         let rounds = if self.reset == EvalReset::Fresh {
             1
         } else {
@@ -79,9 +79,8 @@ impl Evaluator {
             let mut last_done = vec![false; n];
             for t in 0..steps {
                 self.sim.observe(&mut obs);
-                let s = Tensor::from_slice(&obs).reshape([n as i64, spec.obs_dim as i64]) * &scale;
-                let act: Vec<f32> =
-                    tch::no_grad(|| Vec::try_from(nets.policy.act(&s).flatten(0, -1)).unwrap());
+                let s = mpg_algos::backend::scaled(spec, &obs);
+                let act = nets.policy.act(&s, &mut cache);
                 for i in 0..n {
                     let o = &obs[i * spec.obs_dim..(i + 1) * spec.obs_dim];
                     match spec.task {

@@ -124,15 +124,13 @@ impl Window {
 
     /// Record `current` as iteration k's parameters; return the networks holding those of
     /// iteration k − d_k, and k − d_k (the iteration counter the gradient is computed with).
-    pub fn view<'a>(&'a self, current: &'a Nets, k: u64) -> (&'a Nets, u64) {
+    pub fn view<'a>(&'a mut self, current: &'a Nets, k: u64) -> (&'a Nets, u64) {
         let d = self.staleness(k);
         if self.ring.is_empty() {
             return (current, k);
         }
-        let slot = &self.ring[(k % self.ring.len() as u64) as usize];
-        for (dst, src) in slot.all().into_iter().zip(current.all()) {
-            dst.copy_from(src);
-        }
+        let len = self.ring.len() as u64;
+        self.ring[(k % len) as usize].copy_from(current);
         if d == 0 {
             (current, k)
         } else {
@@ -255,14 +253,15 @@ mod tests {
     use mpg_algos::Algo;
     use mpg_envs::Task;
 
-    fn marked(nets: &Nets, v: f64) {
-        let values: Vec<Tensor> = nets.snapshot().iter().map(|t| t.full_like(v)).collect();
-        nets.load(&values);
+    fn marked(nets: &mut Nets, v: f64) {
+        for net in nets.all_mut() {
+            net.update(|_, x| x.fill(v as f32));
+        }
     }
 
     fn value_of(nets: &Nets) -> Vec<f32> {
-        (nets.snapshot().iter())
-            .flat_map(|t| Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())
+        (nets.all().iter())
+            .flat_map(|n| n.params().concat())
             .collect()
     }
 
@@ -270,12 +269,12 @@ mod tests {
     fn view_holds_every_network_of_iteration_k_minus_d() {
         let mut cfg = RunConfig::defaults(Algo::Td3, Task::InvertedPendulum);
         cfg.sync.staleness_counts = vec![1, 0, 2, 0, 3];
-        let w = Window::new(&cfg).unwrap();
+        let mut w = Window::new(&cfg).unwrap();
         assert_eq!(w.ring.len(), 5);
-        let current = cfg.shaped_nets();
+        let mut current = cfg.shaped_nets();
         let mut seen = [0; 5];
         for k in 0..40u64 {
-            marked(&current, k as f64);
+            marked(&mut current, k as f64);
             let d = w.staleness(k);
             assert!([0, 2, 4].contains(&d) || (d == k && k < 4), "d_{k} = {d}");
             seen[d as usize] += 1;
@@ -294,10 +293,10 @@ mod tests {
     fn save_and_restore_carry_the_window() {
         let mut cfg = RunConfig::defaults(Algo::Td3, Task::InvertedPendulum);
         cfg.sync.staleness = 3;
-        let w = Window::new(&cfg).unwrap();
-        let current = cfg.shaped_nets();
+        let mut w = Window::new(&cfg).unwrap();
+        let mut current = cfg.shaped_nets();
         for k in 0..7u64 {
-            marked(&current, k as f64);
+            marked(&mut current, k as f64);
             w.view(&current, k);
         }
         let n_params = current.snapshot().len();
@@ -305,7 +304,7 @@ mod tests {
         assert_eq!(saved.len(), 3 * n_params);
         let mut fresh = Window::new(&cfg).unwrap();
         fresh.restore(&saved, n_params, 7).unwrap();
-        marked(&current, 7.0);
+        marked(&mut current, 7.0);
         let (nets, version) = fresh.view(&current, 7);
         assert_eq!(version, 4);
         assert!(value_of(nets).iter().all(|&x| x == 4.0));

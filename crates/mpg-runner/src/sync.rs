@@ -232,7 +232,7 @@ impl State {
         // the update thread applies it (the async learners compute it every time).
         let need_policy = self.opt.policy_due(it);
         let cpu0 = thread_cpu_ms();
-        let (nets, version) = match &self.stale {
+        let (nets, version) = match &mut self.stale {
             Some(s) => s.view(&self.opt.nets, it),
             None => (&self.opt.nets, it),
         };
@@ -354,7 +354,7 @@ fn restore(st: &mut State, found: &Found) -> Result<()> {
         n => bail!("{}: {n} learner-cache tensors, expected 6", ck.display()),
     };
     let past = checkpoint::group(&extra, checkpoint::STALE);
-    let n_params = st.opt.nets.all().iter().map(|n| n.params().len()).sum();
+    let n_params = st.opt.nets.num_tensors();
     if let Some(s) = &mut st.stale {
         (s.restore(&past, n_params, meta.iteration))
             .map_err(|e| anyhow::anyhow!("{}: {e}", ck.display()))?;

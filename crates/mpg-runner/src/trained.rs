@@ -6,6 +6,7 @@ use crate::config::RunConfig;
 use crate::run_dir::RunDir;
 use anyhow::{Context, Result, bail};
 use mpg_algos::Nets;
+use mpg_algos::fast::mlp::MlpCache;
 use tch::Tensor;
 
 /// The networks of a run at its last checkpoint.
@@ -37,7 +38,7 @@ impl Trained {
         }
         let (ck, meta) = (found.dir, found.meta);
         // Values are overwritten from the checkpoint.
-        let nets = cfg.shaped_nets();
+        let mut nets = cfg.shaped_nets();
         let path = ck.join("tensors.pt");
         let loaded =
             Tensor::load_multi(&path).map_err(|e| checkpoint::torch_error("read", &path, e))?;
@@ -47,7 +48,8 @@ impl Trained {
             .map(|(_, t)| t.shallow_clone())
             .collect();
         let want = nets.snapshot();
-        if params.len() != want.len() || params.iter().zip(&want).any(|(a, b)| a.size() != b.size())
+        if params.len() != want.len()
+            || (params.iter().zip(&want)).any(|(a, b)| a.size() != b.size())
         {
             bail!(
                 "{}: the checkpoint's networks do not fit {} on {}",
@@ -66,12 +68,8 @@ impl Trained {
 
     /// The deterministic action (the policy mean, squashed) for row-major observations.
     pub fn act(&self, obs: &[f32], act: &mut [f32]) {
-        let spec = self.cfg.task.spec();
-        let n = (obs.len() / spec.obs_dim) as i64;
-        let s = Tensor::from_slice(obs).reshape([n, spec.obs_dim as i64])
-            * Tensor::from_slice(spec.obs_scale);
-        let a: Vec<f32> =
-            tch::no_grad(|| Vec::try_from(self.nets.policy.act(&s).flatten(0, -1)).unwrap());
+        let s = mpg_algos::backend::scaled(self.cfg.task.spec(), obs);
+        let a = self.nets.policy.act(&s, &mut MlpCache::default());
         act.copy_from_slice(&a);
     }
 }

@@ -1,21 +1,12 @@
 //! The critics on the fast path: the Q regression gradient ½·mean((Q(s, a) − y)²) with respect
 //! to Q's parameters (spec §3.1), the one-step value targets of TD3 / MPG-v2 (clipped double
-//! Q, spec §3.5, §3.8) and SAC (soft target, spec §3.8, D14), and the global-norm clip. The
-//! references are [`crate::learner::q_loss`], [`crate::td3`], [`crate::sac`] and
-//! [`crate::learner::clip_by_global_norm`] under autograd; `fast/tests.rs` holds them equal.
+//! Q, spec §3.5, §3.8) and SAC (soft target, spec §3.8, D14). The references are
+//! [`crate::grads::q_loss`], [`crate::td3`] and [`crate::sac`] under autograd; `fast/tests.rs`
+//! holds them equal. The clip is [`crate::grads::clip_by_global_norm`].
 
-use super::actor::{deterministic_action, gaussian_sample};
+use super::heads::{deterministic_action, gaussian_sample, q_input};
 use super::mlp::{FastMlp, MlpCache, ParamGrads};
 use mpg_models::nets::Squash;
-
-/// The critic's input rows [s_scaled, a] (spec §3.1: actions enter unscaled).
-pub fn q_input(s_scaled: &[f32], act: &[f32], obs_dim: usize, act_dim: usize) -> Vec<f32> {
-    s_scaled
-        .chunks_exact(obs_dim)
-        .zip(act.chunks_exact(act_dim))
-        .flat_map(|(s, a)| s.iter().chain(a).copied())
-        .collect()
-}
 
 /// A critic's loss ½·mean((Q − y)²) and its gradient, in [`mpg_models::nets::Mlp::params`]
 /// order.
@@ -49,23 +40,6 @@ pub fn q_loss_grad(q: &FastMlp, x: &[f32], y: &[f32], cache: &mut MlpCache) -> C
         loss: 0.5 * loss / n as f64,
         grads,
     }
-}
-
-/// tf.clip_by_global_norm in place: g·c / max(‖g‖, c), ‖g‖ over every tensor in f64, as
-/// [`crate::learner::clip_by_global_norm`]. Returns ‖g‖ before clipping.
-pub fn clip_by_global_norm(grads: &mut ParamGrads, clip: f64) -> f64 {
-    let norm = grads
-        .iter()
-        .flatten()
-        .map(|&g| (g as f64) * (g as f64))
-        .sum::<f64>()
-        .sqrt();
-    let factor = clip / norm.max(clip);
-    if norm.is_finite() && factor < 1.0 {
-        let f = factor as f32;
-        grads.iter_mut().flatten().for_each(|g| *g *= f);
-    }
-    norm
 }
 
 /// The batch's pieces a one-step target reads: s′ scaled `[n, obs_dim]`, the training reward
@@ -164,5 +138,4 @@ pub struct Workspace {
     pub q1: MlpCache,
     pub q2: MlpCache,
     pub policy: MlpCache,
-    pub actor: super::actor::ActorWorkspace,
 }

@@ -188,15 +188,46 @@ impl FastMlp {
     pub fn from_mlp(net: &Mlp) -> FastMlp {
         let mut sizes = vec![net.w[0].size()[0] as usize];
         sizes.extend(net.w.iter().map(|w| w.size()[1] as usize));
-        FastMlp {
+        let w = net.w.iter().map(tensor_values).collect();
+        let b = net.b.iter().map(tensor_values).collect();
+        FastMlp::from_values(sizes, w, b)
+    }
+
+    /// A network of layer widths `sizes` (input first) with kernels `w[l]` (`[in, out]`,
+    /// row-major) and biases `b[l]`.
+    pub fn from_values(sizes: Vec<usize>, w: Vec<Vec<f32>>, b: Vec<Vec<f32>>) -> FastMlp {
+        assert_eq!(w.len() + 1, sizes.len(), "one kernel per layer");
+        assert_eq!(b.len() + 1, sizes.len(), "one bias per layer");
+        for l in 0..w.len() {
+            assert_eq!(
+                w[l].len(),
+                sizes[l] * sizes[l + 1],
+                "kernel {l} of the wrong size"
+            );
+            assert_eq!(b[l].len(), sizes[l + 1], "bias {l} of the wrong size");
+        }
+        let mut net = FastMlp {
             sizes,
-            wt: net
-                .w
-                .iter()
-                .map(|w| tensor_values(&w.detach().transpose(0, 1)))
-                .collect(),
-            w: net.w.iter().map(tensor_values).collect(),
-            b: net.b.iter().map(tensor_values).collect(),
+            w,
+            wt: Vec::new(),
+            b,
+        };
+        net.params_changed();
+        net
+    }
+
+    /// Recompute what is derived from the kernels (their transposes) after `w` changed in
+    /// place; every writer of `w` calls it.
+    pub(crate) fn params_changed(&mut self) {
+        self.wt.resize(self.w.len(), Vec::new());
+        for (l, (w, wt)) in self.w.iter().zip(&mut self.wt).enumerate() {
+            let (din, dout) = (self.sizes[l], self.sizes[l + 1]);
+            wt.resize(din * dout, 0.0);
+            for i in 0..din {
+                for j in 0..dout {
+                    wt[j * din + i] = w[i * dout + j];
+                }
+            }
         }
     }
 

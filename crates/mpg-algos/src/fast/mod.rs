@@ -1,7 +1,10 @@
-//! The "fast gradient path": the model-based policy gradients (MPG-v1, MPG-v2, n-step ADP) in
-//! plain Rust, with no libtorch op in the hot loop. The reference is autograd through
-//! [`crate::mpg::mixed_policy_loss`] and [`crate::nadp::bptt_policy_loss`]; the tests hold the
-//! two equal. Selected by `AlgoConfig::path` ([`crate::config::GradPath`]).
+//! The "fast gradient path": every target and gradient of the six learners in plain Rust (the
+//! model-based policy gradients of MPG-v1, MPG-v2 and n-step ADP here and in [`rollout`], the
+//! model-free ones in [`actor`], the critics in [`critic`]), on the networks' own plain
+//! parameters ([`crate::nets`]); [`crate::backend::fast`] calls them. The reference is autograd
+//! ([`crate::backend::reference`]: e.g. [`crate::mpg::mixed_policy_loss`],
+//! [`crate::nadp::bptt_policy_loss`]); the tests hold the two equal. Selected by
+//! `AlgoConfig::path` ([`crate::config::GradPath`]).
 //!
 //! The kernels, which the algorithms call:
 //! * [`mlp`]: an f32 MLP (forward keeping the pre-activations, backward to inputs and
@@ -17,6 +20,7 @@
 
 pub mod actor;
 pub mod critic;
+pub mod heads;
 pub mod mlp;
 pub mod rollout;
 #[cfg(test)]
@@ -28,7 +32,6 @@ pub use rollout::{
 
 pub use mpg_prior::{FastModel, path_model, pendulum_model};
 
-use mlp::ParamGrads;
 use mpg_envs::Task;
 use tch::Tensor;
 
@@ -74,17 +77,7 @@ pub fn task_model_target(
     }
 }
 
-/// Gradients as tensors shaped like `like` (the parameters they belong to).
-pub fn to_tensors(grads: &ParamGrads, like: &[Tensor]) -> Vec<Tensor> {
-    assert_eq!(grads.len(), like.len(), "gradients of other parameters");
-    grads
-        .iter()
-        .zip(like)
-        .map(|(g, p)| Tensor::from_slice(g).reshape(p.size()))
-        .collect()
-}
-
-/// The values of an f32 tensor, row-major.
+/// The values of an f32 tensor, row-major (the reference's and the checkpoints' boundary).
 pub fn values(t: &Tensor) -> Vec<f32> {
     let t = t.detach().contiguous().view(-1);
     Vec::<f32>::try_from(&t).expect("an f32 tensor")

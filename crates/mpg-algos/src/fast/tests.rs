@@ -4,7 +4,7 @@ use super::mlp::FastMlp;
 use super::path_model::PathModel;
 use super::pendulum_model::PendulumModel;
 use super::{Critic, FastModel, Objective, Workspace, policy_grad, policy_grad_threads};
-use crate::learner::grad_of;
+use crate::grads::grad_of;
 use crate::mpg::{Returns, mixed_policy_loss};
 use mpg_envs::{Rng, Task, Termination, make_sim};
 use mpg_models::nets::{Init, Mlp, Policy, Squash, q_value};

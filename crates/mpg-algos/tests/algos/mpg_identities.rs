@@ -7,11 +7,11 @@
 //! * any w: the learner mixes the two with the rule-based weights of its iteration.
 
 use crate::reference::{
-    act, balance_twins, combine, frozen, grads, model_return, noises, params, rel_err, scaled,
-    tiny_nets, wide_batch,
+    act, balance_twins, combine, frozen, grads, model_return, noises, params, plain, rel_err,
+    scaled, tensors, tiny_nets, wide_batch,
 };
 use mpg_algos::mpg::{Returns, mixed_policy_loss};
-use mpg_algos::{Algo, AlgoConfig, CriticChoice, Learner, Nets};
+use mpg_algos::{Algo, AlgoConfig, CriticChoice, Learner, TchNets};
 use mpg_envs::Task;
 use mpg_models::nets::q_value;
 use mpg_models::{ModelNoise, make_model};
@@ -33,7 +33,7 @@ enum Critic {
 }
 
 /// The reference critic over scaled obs and actions.
-fn critic(nets: &Nets, which: Critic) -> impl Fn(&Tensor, &Tensor) -> Tensor + '_ {
+fn critic(nets: &TchNets, which: Critic) -> impl Fn(&Tensor, &Tensor) -> Tensor + '_ {
     let q1 = params(&nets.q1);
     let q2 = nets.q2.as_ref().map(params);
     move |s: &Tensor, a: &Tensor| {
@@ -47,7 +47,7 @@ fn critic(nets: &Nets, which: Critic) -> impl Fn(&Tensor, &Tensor) -> Tensor + '
 }
 
 /// −mean Q(s, π_θ(s)): DPG's loss on the chosen critic (spec §3.2 data term, §3.6).
-fn data_loss(task: Task, nets: &Nets, obs: &Tensor, which: Critic) -> Tensor {
+fn data_loss(task: Task, nets: &TchNets, obs: &Tensor, which: Critic) -> Tensor {
     let s = scaled(task, obs);
     let a = act(task, &params(&nets.policy.net), &s);
     -critic(nets, which)(&s, &a).mean(obs.kind())
@@ -57,7 +57,7 @@ fn data_loss(task: Task, nets: &Nets, obs: &Tensor, which: Critic) -> Tensor {
 /// `full_bptt`), spec §3.2.
 fn model_loss(
     task: Task,
-    nets: &Nets,
+    nets: &TchNets,
     obs: &Tensor,
     which: Critic,
     eps: &[Tensor],
@@ -84,7 +84,7 @@ fn model_loss(
     -ret.mean(obs.kind())
 }
 
-fn policy_params(nets: &Nets) -> Vec<Tensor> {
+fn policy_params(nets: &TchNets) -> Vec<Tensor> {
     params(&nets.policy.net)
 }
 
@@ -115,16 +115,17 @@ fn mpg_data_term_equals_dpg_on_the_d2_critic() {
         for (algo, choice, which) in VARIANTS {
             let nets = tiny_nets(task, algo.twin_critics(), Kind::Float, 11);
             let batch = wide_batch(task, B, 5);
-            balance_twins(task, &nets, &batch.obs, &batch.next_obs);
+            let tb = batch.tch();
+            balance_twins(task, &nets, &tb.obs, &tb.next_obs);
             let c = cfg(algo, task, choice);
             let it = 3 * c.weight_total_ite;
             let mut learner = Learner::new(algo, task, c, 3);
-            let g = learner.compute(&nets, &batch, it, true);
+            let g = learner.compute(&plain(&nets), &batch, it, true);
             assert_eq!(g.stats.w_data, Some(1.0), "{algo} {task}");
             assert_eq!(g.stats.w_model, Some(0.0), "{algo} {task}");
-            let want_loss = data_loss(task, &nets, &batch.obs, which);
+            let want_loss = data_loss(task, &nets, &tb.obs, which);
             let want = grads(&want_loss, &policy_params(&nets));
-            let got = g.policy.unwrap();
+            let got = tensors(&g.policy.unwrap(), &want);
             let err = rel_err(&got, &want);
             eprintln!("rel err {err:.2e} (line {})", line!());
             assert!(err < TOL_F32, "{algo} {choice:?} {task}: rel err {err}");
@@ -140,7 +141,7 @@ fn mpg_data_term_equals_dpg_on_the_d2_critic() {
                     Critic::Q1
                 };
                 let alt = grads(
-                    &data_loss(task, &nets, &batch.obs, other),
+                    &data_loss(task, &nets, &tb.obs, other),
                     &policy_params(&nets),
                 );
                 let sep = rel_err(&alt, &want);
@@ -168,8 +169,9 @@ fn mpg_model_term_equals_the_h_step_model_return_gradient() {
         let noise = ModelNoise::default_for(task);
         let nets = tiny_nets(task, true, Kind::Double, 21);
         let batch = wide_batch(task, B, 6);
-        let obs = batch.obs.to_kind(Kind::Double);
-        balance_twins(task, &nets, &obs, &batch.next_obs.to_kind(Kind::Double));
+        let tb = batch.tch();
+        let obs = tb.obs.to_kind(Kind::Double);
+        balance_twins(task, &nets, &obs, &tb.next_obs.to_kind(Kind::Double));
         let eps = noises(h, B, noise.mean, noise.std, Kind::Double, 9);
         let scale = Tensor::from_slice(task.spec().obs_scale).to_kind(Kind::Double);
         for which in [Critic::Q1, Critic::Min] {
@@ -240,7 +242,8 @@ fn mpg_learner_model_term_uses_current_d2_critic_and_deriv_interval_policy() {
             for full_bptt in [false, true] {
                 let nets = tiny_nets(task, algo.twin_critics(), Kind::Float, 31);
                 let batch = wide_batch(task, B, 7);
-                balance_twins(task, &nets, &batch.obs, &batch.next_obs);
+                let tb = batch.tch();
+                balance_twins(task, &nets, &tb.obs, &tb.next_obs);
                 let mut c = cfg(algo, task, choice);
                 c.eta = 0.9;
                 c.model_noise = [noise.mean, 0.0];
@@ -248,16 +251,16 @@ fn mpg_learner_model_term_uses_current_d2_critic_and_deriv_interval_policy() {
                 let h = c.horizon;
                 assert_eq!(h, 25);
                 let mut learner = Learner::new(algo, task, c, 4);
-                let g = learner.compute(&nets, &batch, 0, true);
+                let g = learner.compute(&plain(&nets), &batch, 0, true);
                 assert_eq!(g.stats.w_data, Some(0.0));
                 assert_eq!(g.stats.w_model, Some(1.0));
                 let eps = noises(h, B, noise.mean, 0.0, Kind::Float, 0);
                 let p = policy_params(&nets);
                 let want = grads(
-                    &model_loss(task, &nets, &batch.obs, which, &eps, full_bptt),
+                    &model_loss(task, &nets, &tb.obs, which, &eps, full_bptt),
                     &p,
                 );
-                let got = g.policy.unwrap();
+                let got = tensors(&g.policy.unwrap(), &want);
                 let err = rel_err(&got, &want);
                 eprintln!("rel err {err:.2e} (line {})", line!());
                 assert!(
@@ -265,7 +268,7 @@ fn mpg_learner_model_term_uses_current_d2_critic_and_deriv_interval_policy() {
                     "{algo} {choice:?} {task} full={full_bptt}: rel err {err}"
                 );
                 let other = grads(
-                    &model_loss(task, &nets, &batch.obs, which, &eps, !full_bptt),
+                    &model_loss(task, &nets, &tb.obs, which, &eps, !full_bptt),
                     &p,
                 );
                 assert!(rel_err(&other, &want) > 100.0 * TOL_F32);
@@ -311,7 +314,8 @@ fn mpg_learner_mixes_with_the_rule_based_weights_of_its_iteration() {
             let nets = tiny_nets(task, algo.twin_critics(), Kind::Float, 41);
             for (k, i) in [t / 3, 2 * t / 3].into_iter().enumerate() {
                 let batch = wide_batch(task, B, 8 + k as u64);
-                balance_twins(task, &nets, &batch.obs, &batch.next_obs);
+                let tb = batch.tch();
+                balance_twins(task, &nets, &tb.obs, &tb.next_obs);
                 let mut learner = Learner::new(algo, task, c.clone(), 5 + k as u64);
                 // the draws the learner will make: H × [B] from its generator (no other
                 // draws come first: MPG's critic targets use no randomness)
@@ -323,16 +327,16 @@ fn mpg_learner_mixes_with_the_rule_based_weights_of_its_iteration() {
                 let eps: Vec<Tensor> = (0..h)
                     .map(|_| noise.draw(&mut rng, B, Kind::Float))
                     .collect();
-                let g = learner.compute(&nets, &batch, i, true);
+                let g = learner.compute(&plain(&nets), &batch, i, true);
                 let (wd, wm) = spec_weights(i, t);
                 assert!((g.stats.w_data.unwrap() - wd).abs() < 1e-12, "{task} {i}");
                 assert!((g.stats.w_model.unwrap() - wm).abs() < 1e-12, "{task} {i}");
                 assert!(wd > 0.01 && wm > 0.01 && (wd - wm).abs() > 0.1, "{wd} {wm}");
                 let p = policy_params(&nets);
-                let gd = grads(&data_loss(task, &nets, &batch.obs, which), &p);
-                let gm = grads(&model_loss(task, &nets, &batch.obs, which, &eps, false), &p);
+                let gd = grads(&data_loss(task, &nets, &tb.obs, which), &p);
+                let gm = grads(&model_loss(task, &nets, &tb.obs, which, &eps, false), &p);
                 let want = combine(&gd, wd, &gm, wm);
-                let got = g.policy.unwrap();
+                let got = tensors(&g.policy.unwrap(), &want);
                 let err = rel_err(&got, &want);
                 eprintln!("rel err {err:.2e} (line {})", line!());
                 assert!(

@@ -1,24 +1,23 @@
 //! Applying gradients (spec §3.1, D15): Q every iteration, the policy and the Polyak target
 //! updates only when iteration % delay_update == 0, non-finite gradients dropped or zeroed.
 
-use crate::reference::{max_abs, tiny_nets};
+use crate::reference::{plain, tiny_nets};
+use mpg_algos::fast::mlp::FastMlp;
 use mpg_algos::optimizer::MAX_NONFINITE_IN_ROW;
 use mpg_algos::{Algo, AlgoConfig, GradStats, Grads, NonFinite, Optimizer};
 use mpg_envs::{Rng, Task};
-use mpg_models::nets::Mlp;
 use rand::{Rng as _, SeedableRng};
 use rand_distr::StandardNormal;
-use tch::{Kind, Tensor};
+use tch::Kind;
 
 /// Random finite gradients shaped like `net`'s parameters.
-fn like(net: &Mlp, rng: &mut Rng) -> Vec<Tensor> {
+fn like(net: &FastMlp, rng: &mut Rng) -> Vec<Vec<f32>> {
     net.params()
         .iter()
         .map(|p| {
-            let v: Vec<f32> = (0..p.numel())
+            (0..p.len())
                 .map(|_| rng.sample::<f32, _>(StandardNormal))
-                .collect();
-            Tensor::from_slice(&v).reshape(p.size())
+                .collect()
         })
         .collect()
 }
@@ -36,18 +35,26 @@ fn random_grads(opt: &Optimizer, rng: &mut Rng) -> Grads {
     }
 }
 
-/// Detached copies of a network's parameters.
-fn snap(net: &Mlp) -> Vec<Tensor> {
-    net.params().iter().map(|t| t.detach().copy()).collect()
+/// Copies of a network's parameters.
+fn snap(net: &FastMlp) -> Vec<Vec<f32>> {
+    net.params().iter().map(|p| p.to_vec()).collect()
 }
 
-fn equal(a: &[Tensor], b: &[Tensor]) -> bool {
-    a.iter().zip(b).all(|(x, y)| x.equal(y))
+fn equal(a: &[Vec<f32>], b: &[Vec<f32>]) -> bool {
+    a == b
 }
 
 /// Every tensor of the network moved.
-fn all_moved(a: &[Tensor], b: &[Tensor]) -> bool {
-    a.iter().zip(b).all(|(x, y)| !x.equal(y))
+fn all_moved(a: &[Vec<f32>], b: &[Vec<f32>]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x != y)
+}
+
+/// A fresh optimiser on tiny networks.
+fn optimizer(c: &AlgoConfig, seed: u64) -> Optimizer {
+    Optimizer::new(
+        plain(&tiny_nets(Task::PathTracking, true, Kind::Float, seed)),
+        c,
+    )
 }
 
 fn cfg(delay: u64) -> AlgoConfig {
@@ -78,7 +85,7 @@ fn policy_and_targets_update_every_delay_iterations_q_every_iteration() {
     for delay in [1u64, 2, 3] {
         let c = cfg(delay);
         assert_eq!(c.tau, 0.005);
-        let mut opt = Optimizer::new(tiny_nets(Task::PathTracking, true, Kind::Float, 91), &c);
+        let mut opt = optimizer(&c, 91);
         for i in 0..7u64 {
             let n = &opt.nets;
             let (p0, q10, q20) = (
@@ -119,8 +126,10 @@ fn policy_and_targets_update_every_delay_iterations_q_every_iteration() {
                 );
                 for (before, after, source) in &targets {
                     for ((b, a), s) in before.iter().zip(after).zip(source.iter()) {
-                        let want = b * 0.995 + s * 0.005;
-                        assert!(max_abs(&(a - want)) < 1e-7, "delay {delay} it {i}: Polyak");
+                        for ((&b, &a), &s) in b.iter().zip(a).zip(s) {
+                            let want = b * 0.995 + s * 0.005;
+                            assert!((a - want).abs() < 1e-7, "delay {delay} it {i}: Polyak");
+                        }
                     }
                     assert!(all_moved(before, after));
                 }
@@ -138,13 +147,13 @@ fn policy_and_targets_update_every_delay_iterations_q_every_iteration() {
 }
 
 /// Put a NaN (or an infinity) into the first tensor of a gradient list.
-fn poison(g: &mut [Tensor], v: f64) {
-    let _ = g[0].view([-1]).get(0).fill_(v);
+fn poison(g: &mut [Vec<f32>], v: f32) {
+    g[0][0] = v;
 }
 
 /// Every parameter of every network.
-fn all_params(opt: &Optimizer) -> Vec<Tensor> {
-    opt.nets.snapshot()
+fn all_params(opt: &Optimizer) -> Vec<Vec<f32>> {
+    opt.nets.all().into_iter().flat_map(snap).collect()
 }
 
 /// D15 `drop` (the default): a gradient with any non-finite entry (Q1, Q2, or the policy on an
@@ -158,12 +167,12 @@ fn nonfinite_gradients_are_dropped_counted_and_100_in_a_row_stop_the_run() {
     assert_eq!(c.nonfinite_grads, NonFinite::Drop);
     assert_eq!(MAX_NONFINITE_IN_ROW, 100);
     let mut rng = Rng::seed_from_u64(6);
-    let mut opt = Optimizer::new(tiny_nets(Task::PathTracking, true, Kind::Float, 92), &c);
+    let mut opt = optimizer(&c, 92);
 
     // a NaN in Q1: nothing applied, counted
     let before = all_params(&opt);
     let mut g = random_grads(&opt, &mut rng);
-    poison(&mut g.q1, f64::NAN);
+    poison(&mut g.q1, f32::NAN);
     let st = opt.apply(&g).unwrap();
     assert!(st.dropped && !st.policy_applied);
     assert!(
@@ -183,14 +192,14 @@ fn nonfinite_gradients_are_dropped_counted_and_100_in_a_row_stop_the_run() {
         opt.apply(&g).unwrap();
     }
     let mut g = random_grads(&opt, &mut rng);
-    poison(g.policy.as_mut().unwrap(), f64::NAN);
+    poison(g.policy.as_mut().unwrap(), f32::NAN);
     let st = opt.apply(&g).unwrap();
     assert!(!st.dropped && !st.policy_applied);
 
     // ... but dropped where it would be applied
     assert!(opt.policy_due(opt.iteration));
     let mut g = random_grads(&opt, &mut rng);
-    poison(g.policy.as_mut().unwrap(), f64::INFINITY);
+    poison(g.policy.as_mut().unwrap(), f32::INFINITY);
     let before = all_params(&opt);
     assert!(opt.apply(&g).unwrap().dropped);
     assert!(equal(&before, &all_params(&opt)));
@@ -199,12 +208,12 @@ fn nonfinite_gradients_are_dropped_counted_and_100_in_a_row_stop_the_run() {
     // 99 in a row are tolerated, the 100th is an error naming Q2
     for k in 2..MAX_NONFINITE_IN_ROW {
         let mut g = random_grads(&opt, &mut rng);
-        poison(g.q2.as_mut().unwrap(), f64::NEG_INFINITY);
+        poison(g.q2.as_mut().unwrap(), f32::NEG_INFINITY);
         assert!(opt.apply(&g).unwrap().dropped);
         assert_eq!(opt.dropped_in_row, k);
     }
     let mut g = random_grads(&opt, &mut rng);
-    poison(g.q2.as_mut().unwrap(), f64::NAN);
+    poison(g.q2.as_mut().unwrap(), f32::NAN);
     let it = opt.iteration;
     let err = opt.apply(&g).unwrap_err();
     assert_eq!((err.count, err.network, err.iteration), (100, "q2", it));
@@ -220,23 +229,17 @@ fn nonfinite_zero_option_zeroes_and_applies() {
     let mut c = cfg(2);
     c.nonfinite_grads = NonFinite::Zero;
     let mut rng = Rng::seed_from_u64(7);
-    let mut a = Optimizer::new(tiny_nets(Task::PathTracking, true, Kind::Float, 93), &c);
-    let mut b = Optimizer::new(tiny_nets(Task::PathTracking, true, Kind::Float, 93), &c);
+    let mut a = optimizer(&c, 93);
+    let mut b = optimizer(&c, 93);
     assert!(equal(&all_params(&a), &all_params(&b)));
     let before = all_params(&a);
     let mut g = random_grads(&a, &mut rng);
-    poison(&mut g.q1, f64::NAN);
-    poison(g.policy.as_mut().unwrap(), f64::INFINITY);
-    let zeroed = Grads {
-        q1: g.q1.iter().map(|t| t.nan_to_num(0.0, 0.0, 0.0)).collect(),
-        q2: g.q2.as_ref().map(|v| v.iter().map(Tensor::copy).collect()),
-        policy: g
-            .policy
-            .as_ref()
-            .map(|v| v.iter().map(|t| t.nan_to_num(0.0, 0.0, 0.0)).collect()),
-        stats: g.stats.clone(),
-    };
-    assert_eq!(f64::try_from(zeroed.q1[0].view([-1]).get(0)).unwrap(), 0.0);
+    poison(&mut g.q1, f32::NAN);
+    poison(g.policy.as_mut().unwrap(), f32::INFINITY);
+    // By hand: the poisoned entries (the first of q1 and of the policy) become 0.
+    let mut zeroed = g.clone();
+    zeroed.q1[0][0] = 0.0;
+    zeroed.policy.as_mut().unwrap()[0][0] = 0.0;
     let st = a.apply(&g).unwrap();
     assert!(!st.dropped && st.policy_applied);
     assert_eq!(a.dropped_total, 0);
@@ -246,9 +249,6 @@ fn nonfinite_zero_option_zeroes_and_applies() {
         equal(&pa, &pb),
         "zeroing differs from applying the zeroed gradient"
     );
-    assert!(
-        pa.iter()
-            .all(|t| bool::try_from(t.isfinite().all()).unwrap())
-    );
+    assert!(pa.iter().flatten().all(|x| x.is_finite()));
     assert!(!equal(&before, &pa));
 }

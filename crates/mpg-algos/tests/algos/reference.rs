@@ -4,7 +4,7 @@
 //! the prior models (tested against golden data in `mpg-models`) and the true simulators are
 //! shared.
 
-use mpg_algos::Nets;
+use mpg_algos::{Nets, TchNets};
 use mpg_envs::{Rng, Task};
 use mpg_models::PriorModel;
 use mpg_models::nets::{Init, Mlp, Policy, Squash};
@@ -38,7 +38,7 @@ pub fn tiny_mlp(sizes: &[usize], gain: f64, kind: Kind, rng: &mut Rng) -> Mlp {
 
 /// Every network of an algorithm, tiny (obs → 4 → 4 → out), the targets drawn INDEPENDENTLY of
 /// the trained networks (so a test can tell which one a formula used).
-pub fn tiny_nets(task: Task, twin: bool, kind: Kind, seed: u64) -> Nets {
+pub fn tiny_nets(task: Task, twin: bool, kind: Kind, seed: u64) -> TchNets {
     let spec = task.spec();
     let mut rng = Rng::seed_from_u64(seed);
     let (o, a) = (spec.obs_dim, spec.act_dim);
@@ -60,7 +60,7 @@ pub fn tiny_nets(task: Task, twin: bool, kind: Kind, seed: u64) -> Nets {
     } else {
         (None, None)
     };
-    Nets {
+    TchNets {
         policy,
         q1,
         q2,
@@ -68,6 +68,11 @@ pub fn tiny_nets(task: Task, twin: bool, kind: Kind, seed: u64) -> Nets {
         q1_targ,
         q2_targ,
     }
+}
+
+/// The learner's plain networks with the values of `t` (rounded to f32).
+pub fn plain(t: &TchNets) -> Nets {
+    Nets::from_tch(t)
 }
 
 /// ELU written out: x for x > 0, eˣ − 1 otherwise.
@@ -189,6 +194,29 @@ pub fn rel_err(a: &[Tensor], b: &[Tensor]) -> f64 {
     num / den.max(1e-300)
 }
 
+/// [`rel_err`] of two plain gradient lists (the learner's [`mpg_algos::Grads`] fields).
+pub fn rel_err_plain(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.len(), y.len());
+        for (&u, &v) in x.iter().zip(y) {
+            num = num.max((u as f64 - v as f64).abs());
+            den = den.max((v as f64).abs());
+        }
+    }
+    num / den.max(1e-300)
+}
+
+/// Plain gradients as tensors shaped like `like` (the reference's gradients).
+pub fn tensors(g: &[Vec<f32>], like: &[Tensor]) -> Vec<Tensor> {
+    assert_eq!(g.len(), like.len());
+    g.iter()
+        .zip(like)
+        .map(|(v, t)| Tensor::from_slice(v).reshape(t.size()))
+        .collect()
+}
+
 /// max |t|.
 pub fn max_abs(t: &Tensor) -> f64 {
     f64::try_from(t.abs().max().to_kind(Kind::Double)).unwrap()
@@ -249,20 +277,21 @@ pub fn wide_batch(task: Task, n: usize, seed: u64) -> mpg_algos::Batch {
     sim.step(&act, &mut rew, &mut done).unwrap();
     let mut next = vec![0.0; n * spec.obs_dim];
     sim.observe(&mut next);
-    let (b, od, ad) = (n as i64, spec.obs_dim as i64, spec.act_dim as i64);
     mpg_algos::Batch {
-        obs: Tensor::from_slice(&obs).reshape([b, od]),
-        act: Tensor::from_slice(&act).reshape([b, ad]),
-        rew: Tensor::from_slice(&rew),
-        next_obs: Tensor::from_slice(&next).reshape([b, od]),
-        done: Tensor::from_slice(&done.iter().map(|&d| d as u8 as f32).collect::<Vec<_>>()),
+        obs_dim: spec.obs_dim,
+        act_dim: spec.act_dim,
+        obs,
+        act,
+        rew,
+        next_obs: next,
+        done: done.iter().map(|&d| d as u8 as f32).collect(),
     }
 }
 
 /// Shift Q2's (and Q2''s) output bias so that Q1 − Q2 changes sign within the batch at
 /// (s, π(s)) (resp. (s', π'(s'))): min(Q1, Q2) then picks Q1 for some samples and Q2 for
 /// others, and a test can tell min from Q1 or Q2.
-pub fn balance_twins(task: Task, nets: &Nets, obs: &Tensor, next_obs: &Tensor) {
+pub fn balance_twins(task: Task, nets: &TchNets, obs: &Tensor, next_obs: &Tensor) {
     let shift = |qa: &Mlp, qb: &Mlp, pol: &Mlp, o: &Tensor| {
         tch::no_grad(|| {
             let s = scaled(task, o);

@@ -2,15 +2,15 @@
 //! (spec §3.4–3.8, D14, D17, D19).
 
 use crate::reference::{
-    act, balance_twins, grads, max_abs, model_return, normals_f32, params, q, rel_err,
-    reward_scale, scaled, tiny_nets, wide_batch,
+    act, balance_twins, grads, max_abs, model_return, normals_f32, params, plain, q, rel_err,
+    reward_scale, scaled, tensors, tiny_nets, wide_batch,
 };
-use mpg_algos::learner::q_loss;
+use mpg_algos::grads::q_loss;
 use mpg_algos::mpg::mixed_objective;
 use mpg_algos::ndpg::dpg_policy_loss;
 use mpg_algos::sac::{soft_policy_loss, soft_target};
 use mpg_algos::td3::{clipped_double_q_target, min_q_policy_loss, smoothed_action};
-use mpg_algos::{Algo, AlgoConfig, Batch, Learner, Nets};
+use mpg_algos::{Algo, AlgoConfig, Learner, TchBatch, TchNets};
 use mpg_envs::{Task, Termination, make_sim};
 use mpg_models::nets::Squash;
 use mpg_models::{ModelNoise, make_model};
@@ -83,7 +83,7 @@ fn pure_targets_and_losses_match_hand_computed_numbers() {
 }
 
 /// r·c_r + γ·not_done·min(Q1'(s', a'), Q2'(s', a')) from the batch, with a' given.
-fn one_step(task: Task, nets: &Nets, b: &Batch, a2: &Tensor, not_done: &Tensor) -> Tensor {
+fn one_step(task: Task, nets: &TchNets, b: &TchBatch, a2: &Tensor, not_done: &Tensor) -> Tensor {
     let s2 = scaled(task, &b.next_obs);
     let q1 = q(&params(&nets.q1_targ), &s2, a2);
     let q2 = q(&params(nets.q2_targ.as_ref().unwrap()), &s2, a2);
@@ -99,11 +99,12 @@ fn mpg_v2_target_is_clipped_double_q_without_smoothing_or_mask() {
     tch::set_num_threads(1);
     for task in Task::ALL {
         let nets = tiny_nets(task, true, Kind::Float, 61);
-        let b = wide_batch(task, B, 21);
+        let batch = wide_batch(task, B, 21);
+        let b = batch.tch();
         balance_twins(task, &nets, &b.obs, &b.next_obs);
         let mut learner = Learner::new(Algo::MpgV2, task, cfg(Algo::MpgV2, task), 7);
         let rng_before = learner.rng().clone();
-        let y = learner.critic_target(&nets, &b).detach();
+        let y = Tensor::from_slice(&learner.critic_target(&plain(&nets), &batch));
         assert_eq!(learner.rng(), &rng_before, "MPG-v2's target draws no noise");
         let a2 = act(
             task,
@@ -127,7 +128,7 @@ fn mpg_v2_target_is_clipped_double_q_without_smoothing_or_mask() {
         let mut c = cfg(Algo::MpgV2, task);
         c.mask_terminal = true;
         let mut masked = Learner::new(Algo::MpgV2, task, c, 7);
-        let y = masked.critic_target(&nets, &b).detach();
+        let y = Tensor::from_slice(&masked.critic_target(&plain(&nets), &batch));
         let want = one_step(task, &nets, &b, &a2, &(1.0 - &b.done));
         assert_close(&y, &want, 1e-5, &format!("{task} MPG-v2 target, masked"));
     }
@@ -142,7 +143,8 @@ fn td3_target_smooths_the_target_action_with_clipped_noise() {
     for task in Task::ALL {
         for sigma in [0.2, 1.0] {
             let nets = tiny_nets(task, true, Kind::Float, 62);
-            let b = wide_batch(task, B, 22);
+            let batch = wide_batch(task, B, 22);
+            let b = batch.tch();
             balance_twins(task, &nets, &b.obs, &b.next_obs);
             let mut c = cfg(Algo::Td3, task);
             assert_eq!((c.target_noise, c.target_noise_clip), (0.2, 0.5));
@@ -152,7 +154,7 @@ fn td3_target_smooths_the_target_action_with_clipped_noise() {
             let mut rng = learner.rng().clone();
             let eps =
                 Tensor::from_slice(&normals_f32(&mut rng, B * ad)).reshape([B as i64, ad as i64]);
-            let y = learner.critic_target(&nets, &b).detach();
+            let y = Tensor::from_slice(&learner.critic_target(&plain(&nets), &batch));
             let a2 = act(
                 task,
                 &params(&nets.policy_targ.net),
@@ -218,7 +220,8 @@ fn sac_target_and_policy_loss() {
             // what `Nets::new` builds for SAC with `squash = false` (D14 option)
             nets.policy.squash = Squash::None;
         }
-        let b = wide_batch(task, B, 23);
+        let batch = wide_batch(task, B, 23);
+        let b = batch.tch();
         balance_twins(task, &nets, &b.obs, &b.next_obs);
         let mut c = cfg(Algo::Sac, task);
         assert_eq!(c.alpha, 0.03);
@@ -239,7 +242,7 @@ fn sac_target_and_policy_loss() {
             let q2 = q(&params(nets.q2_targ.as_ref().unwrap()), &s2, &a2);
             &b.rew * reward_scale(task) + (q1.minimum(&q2) - &logp2 * 0.03) * GAMMA
         };
-        let y = learner.critic_target(&nets, &b).detach();
+        let y = Tensor::from_slice(&learner.critic_target(&plain(&nets), &batch));
         assert_close(
             &y,
             &y_want.detach(),
@@ -252,7 +255,7 @@ fn sac_target_and_policy_loss() {
         c.squash = squash;
         c.grad_clip = 1e30;
         let mut learner = Learner::new(Algo::Sac, task, c, 9);
-        let g = learner.compute(&nets, &b, 0, true);
+        let g = learner.compute(&plain(&nets), &batch, 0, true);
         let s = scaled(task, &b.obs);
         let (a, logp) = sample(task, &pol, &s, &eps2, squash);
         let min_q =
@@ -264,7 +267,8 @@ fn sac_target_and_policy_loss() {
             (lg - lw).abs() < 1e-5 * lw.abs().max(1.0),
             "{task}: loss {lg} vs {lw}"
         );
-        let err = rel_err(&g.policy.unwrap(), &grads(&loss, &pol));
+        let want = grads(&loss, &pol);
+        let err = rel_err(&tensors(&g.policy.unwrap(), &want), &want);
         eprintln!("{task} SAC policy gradient squash={squash}: rel err {err:.2e}");
         assert!(
             err < 1e-5,
@@ -275,7 +279,7 @@ fn sac_target_and_policy_loss() {
 
 /// The true simulator stepped by hand from the batch's observations: a₀ = the stored action,
 /// a_t = `policy`(s_t) for t ≥ 1, n steps, done ignored. Returns (Σ_{t<n} γᵗ·r_t·c_r, scaled s_n).
-fn env_rollout(task: Task, b: &Batch, n: usize, policy: &[Tensor]) -> (Vec<f64>, Tensor) {
+fn env_rollout(task: Task, b: &TchBatch, n: usize, policy: &[Tensor]) -> (Vec<f64>, Tensor) {
     let spec = task.spec();
     let shape = [B as i64, spec.obs_dim as i64];
     let mut sim = make_sim(task, B, 99, Termination::Paper);
@@ -311,7 +315,8 @@ fn env_nstep_target_runs_the_true_simulator() {
     for task in Task::ALL {
         for algo in [Algo::MpgV1, Algo::Ndpg] {
             let nets = tiny_nets(task, false, Kind::Float, 64);
-            let b = wide_batch(task, B, 24);
+            let batch = wide_batch(task, B, 24);
+            let b = batch.tch();
             let c = cfg(algo, task);
             let n = c.horizon;
             assert_eq!(n, 25);
@@ -352,7 +357,7 @@ fn env_nstep_target_runs_the_true_simulator() {
             } else {
                 boot_raw
             };
-            let y = learner.critic_target(&nets, &b).detach();
+            let y = Tensor::from_slice(&learner.critic_target(&plain(&nets), &batch));
             let want = Tensor::from_slice(&ret).to_kind(Kind::Float) + boot * GAMMA.powi(n as i32);
             assert_close(
                 &y,
@@ -380,7 +385,8 @@ fn nadp_target_is_a_model_rollout_with_target_q_and_current_policy() {
     tch::set_num_threads(1);
     for task in Task::ALL {
         let nets = tiny_nets(task, false, Kind::Float, 65);
-        let b = wide_batch(task, B, 25);
+        let batch = wide_batch(task, B, 25);
+        let b = batch.tch();
         let c = cfg(Algo::Nadp, task);
         let mut learner = Learner::new(Algo::Nadp, task, c.clone(), 11);
         let mut rng = learner.rng().clone();
@@ -392,7 +398,7 @@ fn nadp_target_is_a_model_rollout_with_target_q_and_current_policy() {
         let eps: Vec<Tensor> = (0..c.horizon)
             .map(|_| noise.draw(&mut rng, B, Kind::Float))
             .collect();
-        let y = learner.critic_target(&nets, &b).detach();
+        let y = Tensor::from_slice(&learner.critic_target(&plain(&nets), &batch));
         let q1t = params(&nets.q1_targ);
         let critic = |s: &Tensor, a: &Tensor| q(&q1t, s, a);
         let model = make_model(task);

@@ -33,7 +33,7 @@ impl EvaluatorThread {
             self.shared.set_doing(self.index, "evaluating");
             self.shared.test_fault("evaluator", evaluated)?;
             evaluated += 1;
-            req.snapshot.load_into(&self.nets.nets);
+            req.snapshot.load_into(&mut self.nets.nets);
             let eval = self.evaluator.evaluate(&self.nets.nets);
             let done = EvalDone {
                 iteration: req.snapshot.version,

@@ -53,34 +53,24 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long the supervisor waits for the threads to end once the run is halted.
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Every network's parameters by value (flat `f32` buffers in [`Nets::all`] order), taken after
-/// `version` iterations had been applied.
+/// Every network's parameters by value, taken after `version` iterations had been applied.
 #[derive(Debug)]
 pub struct Snapshot {
     pub version: u64,
-    params: Vec<Vec<f32>>,
+    nets: Nets,
 }
 
 impl Snapshot {
     pub fn take(nets: &Nets, version: u64) -> Snapshot {
-        let params = nets
-            .all()
-            .iter()
-            .flat_map(|n| n.params())
-            .map(|t| Vec::<f32>::try_from(t.detach().flatten(0, -1)).expect("f32 parameters"))
-            .collect();
-        Snapshot { version, params }
+        Snapshot {
+            version,
+            nets: nets.clone(),
+        }
     }
 
     /// Overwrite `nets` (networks of the same algorithm and task) with this snapshot.
-    pub fn load_into(&self, nets: &Nets) {
-        let all = nets.all();
-        let shapes = all.iter().flat_map(|n| n.params()).map(|t| t.size());
-        let tensors: Vec<tch::Tensor> = shapes
-            .zip(&self.params)
-            .map(|(size, v)| tch::Tensor::from_slice(v).reshape(size))
-            .collect();
-        nets.load(&tensors);
+    pub fn load_into(&self, nets: &mut Nets) {
+        nets.copy_from(&self.nets);
     }
 }
 
@@ -103,7 +93,7 @@ impl LocalNets {
     fn refresh(&mut self, shared: &Shared) -> u64 {
         let snap = shared.latest();
         if self.version != Some(snap.version) {
-            snap.load_into(&self.nets);
+            snap.load_into(&mut self.nets);
             self.version = Some(snap.version);
         }
         snap.version

@@ -24,11 +24,9 @@ fn samples_are_whole_transitions_of_stored_indices() {
     let mut b = filled(100, 50);
     assert_eq!(b.len(), 50);
     let batch = b.sample(400);
-    let obs: Vec<f32> = Vec::try_from(batch.obs.flatten(0, -1)).unwrap();
-    let act: Vec<f32> = Vec::try_from(batch.act.flatten(0, -1)).unwrap();
-    let rew: Vec<f32> = Vec::try_from(&batch.rew).unwrap();
-    let next: Vec<f32> = Vec::try_from(batch.next_obs.flatten(0, -1)).unwrap();
-    let done: Vec<f32> = Vec::try_from(&batch.done).unwrap();
+    let (obs, act, rew) = (&batch.obs, &batch.act, &batch.rew);
+    let (next, done) = (&batch.next_obs, &batch.done);
+    assert_eq!((batch.obs_dim, batch.act_dim, batch.len()), (2, 1, 400));
     let mut seen = std::collections::HashSet::new();
     for k in 0..400 {
         let i = obs[2 * k];
@@ -51,7 +49,7 @@ fn full_ring_overwrites_the_oldest() {
     assert_eq!(b.len(), 10);
     assert_eq!(b.added, 25);
     let batch = b.sample(500);
-    let obs: Vec<f32> = Vec::try_from(batch.obs.flatten(0, -1)).unwrap();
+    let obs = &batch.obs;
     let kept: std::collections::BTreeSet<i64> = obs.iter().step_by(2).map(|&x| x as i64).collect();
     assert_eq!(kept, (15..25).collect(), "only the newest 10 remain");
 }
