@@ -762,15 +762,15 @@ impl Learner {
         let q1f = FastMlp::from_mlp(&nets.q1);
         let q2f = nets.q2.as_ref().map(FastMlp::from_mlp);
         let fast::critic::Workspace { q1: c1, q2: c2, .. } = &mut self.critic_ws;
-        // With more than one intra-op thread the twin critics' gradients run side by side:
-        // two independent computations, the same results either way.
+        // With more than one intra-op thread the twin critics' gradients run side by side (on
+        // the pool's parked workers): two independent computations, the same results either way.
         let ((g1, q1_norm), second) = match &q2f {
-            Some(q2f) if tch::get_num_threads() > 1 => std::thread::scope(|sc| {
-                let h = sc.spawn(|| grad(q2f, c2));
-                let first = grad(&q1f, c1);
-                (first, Some(h.join().expect("the Q2 gradient's thread")))
-            }),
-            Some(q2f) => (grad(&q1f, c1), Some(grad(q2f, c2))),
+            Some(q2f) => {
+                let threads = tch::get_num_threads().max(1) as usize;
+                let (first, second) =
+                    fast::pool::join(threads, || grad(&q1f, c1), || grad(q2f, c2));
+                (first, Some(second))
+            }
             None => (grad(&q1f, c1), None),
         };
         let q1 = fast::to_tensors(&g1.grads, &nets.q1.params());
