@@ -17,11 +17,14 @@
 pub enum Backend {
     MatrixMultiply,
     Gemm,
-    /// By shape: [`Backend::Gemm`] when `op(a)` or `op(b)` is thin ([`THIN`] rows or columns
-    /// or fewer: the batch-1 actor, a critic's one output, the policy's 2·act outputs), where
-    /// `matrixmultiply` pads its fixed-size micro-tiles and runs at a tenth of the speed;
-    /// [`Backend::MatrixMultiply`] otherwise (on par on Zen 4, and its AVX-512 kernel is the
-    /// faster on cores with full-width AVX-512 units).
+    /// By shape and CPU: [`Backend::Gemm`] when `op(a)` or `op(b)` is thin ([`THIN`] rows or
+    /// columns or fewer: the batch-1 actor, a critic's one output, the policy's 2·act
+    /// outputs), where `matrixmultiply` pads its fixed-size micro-tiles and runs at a tenth of
+    /// the speed. Otherwise [`Backend::MatrixMultiply`] on cores with full-width AVX-512
+    /// units, where its AVX-512 kernel is the faster (Zen 5: 211 against 130 GFLOP/s), and
+    /// [`Backend::Gemm`] elsewhere (Zen 4, whose AVX-512 runs on 256-bit units: 74 against
+    /// 64 GFLOP/s at 256³). A function of the shape and the CPU only, so a product always
+    /// takes the same path on a given machine.
     Auto,
 }
 
@@ -43,10 +46,34 @@ impl Backend {
 /// The backend [`gemm`] uses (the measurement behind it: docs/performance.md, "Kernels").
 pub const CHOSEN: Backend = Backend::Auto;
 
+/// Whether the CPU executes AVX-512 at full width: it has AVX-512F and is not an AMD family
+/// 19h core (Zen 4, which splits each 512-bit operation over its 256-bit units; Zen 3 of the
+/// same family has no AVX-512). Detected once.
+pub fn full_width_avx512() -> bool {
+    static CACHE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CACHE.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::__cpuid;
+            if !std::is_x86_feature_detected!("avx512f") {
+                return false;
+            }
+            // SAFETY: CPUID exists on every x86-64 CPU.
+            #[allow(unsafe_code, unused_unsafe)]
+            let (vendor, sig) = unsafe { (__cpuid(0), __cpuid(1)) };
+            let amd =
+                (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+            let family = ((sig.eax >> 8) & 0xf) + ((sig.eax >> 20) & 0xff);
+            !(amd && family == 0x19)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// `c = alpha·op(a)·op(b) + beta·c` for row-major slices: `op(a)` is `[m, k]` (`a` stored as
 /// `[k, m]` when `a_t`), `op(b)` is `[k, n]` (`b` stored as `[n, k]` when `b_t`), `c` is `[m, n]`.
 /// With `beta == 0` the old contents of `c` are ignored (NaNs there included).
-#[allow(clippy::too_many_arguments)]
 #[inline]
 pub fn gemm(
     m: usize,
@@ -64,7 +91,6 @@ pub fn gemm(
 }
 
 /// [`gemm`] on a given backend.
-#[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
     backend: Backend,
     m: usize,
@@ -97,7 +123,8 @@ pub fn gemm_with(
     let backend = match backend {
         // A function of the shape only: the same product always takes the same path.
         Backend::Auto if m <= THIN || n <= THIN => Backend::Gemm,
-        Backend::Auto => Backend::MatrixMultiply,
+        Backend::Auto if full_width_avx512() => Backend::MatrixMultiply,
+        Backend::Auto => Backend::Gemm,
         b => b,
     };
     match backend {
@@ -171,7 +198,6 @@ mod tests {
     }
 
     /// The product in f64, one sum per element.
-    #[allow(clippy::too_many_arguments)]
     fn naive(
         m: usize,
         k: usize,
@@ -242,6 +268,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn full_width_avx512_agrees_with_proc_cpuinfo() {
+        let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+            return; // not Linux: nothing to compare with
+        };
+        let field = |name: &str| {
+            info.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        };
+        let Some(flags) = field("flags") else { return };
+        let avx512 = flags.split_whitespace().any(|f| f == "avx512f");
+        let zen4_family = field("vendor_id").as_deref() == Some("AuthenticAMD")
+            && field("cpu family").as_deref() == Some("25");
+        assert_eq!(full_width_avx512(), avx512 && !zen4_family);
     }
 
     #[test]
