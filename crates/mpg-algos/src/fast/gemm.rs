@@ -17,14 +17,17 @@
 pub enum Backend {
     MatrixMultiply,
     Gemm,
-    /// By shape and CPU: [`Backend::Gemm`] when `op(a)` or `op(b)` is thin ([`THIN`] rows or
-    /// columns or fewer: the batch-1 actor, a critic's one output, the policy's 2·act
-    /// outputs), where `matrixmultiply` pads its fixed-size micro-tiles and runs at a tenth of
-    /// the speed. Otherwise [`Backend::MatrixMultiply`] on cores with full-width AVX-512
-    /// units, where its AVX-512 kernel is the faster (Zen 5: 211 against 130 GFLOP/s), and
-    /// [`Backend::Gemm`] elsewhere (Zen 4, whose AVX-512 runs on 256-bit units: 74 against
-    /// 64 GFLOP/s at 256³). A function of the shape and the CPU only, so a product always
-    /// takes the same path on a given machine.
+    /// By shape and CPU (docs/performance.md, "Kernels"): [`Backend::Gemm`] when `op(a)` or
+    /// `op(b)` is thin ([`THIN`] rows or columns or fewer: the batch-1 actor, a critic's one
+    /// output, the policy's 2·act outputs), where `matrixmultiply` pads its fixed 16×16
+    /// micro-tiles and runs at a tenth of the speed. Otherwise [`Backend::MatrixMultiply`] on
+    /// cores with full-width AVX-512 units, where its AVX-512 kernel is the faster (Zen 5: 211
+    /// against 130 GFLOP/s at 256³); elsewhere (Zen 4, whose AVX-512 runs on 256-bit units,
+    /// and AVX2-only cores) [`Backend::MatrixMultiply`] for a transposed `a` (the backward
+    /// pass's dW = Xᵀ·G) and a short inner dimension (2 ≤ k ≤ [`THIN`], a first layer), where
+    /// it measured ahead, and [`Backend::Gemm`] for the rest (the forward products and dX).
+    /// A function of the shape and the CPU only: a product always takes the same path on a
+    /// given machine.
     Auto,
 }
 
@@ -123,7 +126,9 @@ pub fn gemm_with(
     let backend = match backend {
         // A function of the shape only: the same product always takes the same path.
         Backend::Auto if m <= THIN || n <= THIN => Backend::Gemm,
-        Backend::Auto if full_width_avx512() => Backend::MatrixMultiply,
+        Backend::Auto if full_width_avx512() || a_t || (2..=THIN).contains(&k) => {
+            Backend::MatrixMultiply
+        }
         Backend::Auto => Backend::Gemm,
         b => b,
     };
