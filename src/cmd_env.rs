@@ -397,7 +397,14 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             tr.push(obs[k * od..(k + 1) * od].to_vec());
         }
         let t0 = Instant::now();
-        pool.install(|| sim.step_unchecked(&act, &mut rew, &mut done));
+        // A batch of one block runs on this thread anyway (the simulator splits by blocks of
+        // `BLOCK` agents): entering the pool would only add its hand-over, which dominated a
+        // 1-agent rollout.
+        if a.threads > 1 && n > mpg_envs::BLOCK {
+            pool.install(|| sim.step_unchecked(&act, &mut rew, &mut done));
+        } else {
+            sim.step_unchecked(&act, &mut rew, &mut done);
+        }
         sim_time += t0.elapsed().as_secs_f64();
         sim.observe(&mut next);
         for i in 0..n {

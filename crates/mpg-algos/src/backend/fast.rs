@@ -215,15 +215,14 @@ impl Backend for Fast {
             (g.loss, g.grads)
         };
         let critic::Workspace { q1: c1, q2: c2, .. } = &mut self.critic;
-        // With more than one thread the twin critics' gradients run side by side: two
-        // independent computations, the same results either way.
+        // With more than one thread the twin critics' gradients run side by side (on the
+        // pool's parked workers): two independent computations, the same results either way.
         match &nets.q2 {
-            Some(q2) if threads() > 1 => std::thread::scope(|sc| {
-                let h = sc.spawn(|| grad(q2, c2));
-                let first = grad(&nets.q1, c1);
-                (first, Some(h.join().expect("the Q2 gradient's thread")))
-            }),
-            Some(q2) => (grad(&nets.q1, c1), Some(grad(q2, c2))),
+            Some(q2) => {
+                let (first, second) =
+                    fast::pool::join(threads(), || grad(&nets.q1, c1), || grad(q2, c2));
+                (first, Some(second))
+            }
             None => (grad(&nets.q1, c1), None),
         }
     }

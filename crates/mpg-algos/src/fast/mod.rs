@@ -8,7 +8,9 @@
 //!
 //! The kernels, which the algorithms call:
 //! * [`mlp`]: an f32 MLP (forward keeping the pre-activations, backward to inputs and
-//!   parameters) on `matrixmultiply`'s sgemm.
+//!   parameters) on [`gemm`]'s products and [`simd`]'s element-wise loops, both dispatched on
+//!   the CPU's features at run time.
+//! * [`pool`]: worker threads that sleep when idle, which split one step's work.
 //! * [`FastModel`]: a prior model's step per sample in f64 and its hand-derived
 //!   vector-Jacobian product: [`path_model`] (spec §1.9), [`pendulum_model`] (spec §2.3); they
 //!   live in the crate `mpg-prior` (no libtorch, shared with the Python package) and are
@@ -20,9 +22,12 @@
 
 pub mod actor;
 pub mod critic;
+pub mod gemm;
 pub mod heads;
 pub mod mlp;
+pub mod pool;
 pub mod rollout;
+pub mod simd;
 #[cfg(test)]
 mod tests;
 

@@ -14,6 +14,7 @@
 
 use super::FastModel;
 use super::mlp::{FastMlp, MlpCache, ParamGrads};
+use super::pool;
 
 /// The loss J and dJ/dθ of the policy, in [`mpg_models::nets::Mlp::params`] order.
 #[derive(Clone, Debug)]
@@ -326,10 +327,11 @@ pub fn policy_grad<M: FastModel>(
     PolicyGrad { loss, grads }
 }
 
-/// [`policy_grad`] on `threads` scoped threads: each takes a contiguous share of the batch
-/// (its own workspace), and the shares' losses and gradients are combined with weights n_i/n,
-/// which is the mean over the whole batch. Deterministic for a given thread count (the sums
-/// run in a fixed order); with 1 thread it is [`policy_grad`] itself.
+/// [`policy_grad`] on `threads` threads of [`super::pool`]: each takes a contiguous share of
+/// the batch (its own workspace), and the shares' losses and gradients are combined with
+/// weights n_i/n, which is the mean over the whole batch. Deterministic for a given thread
+/// count (each share is computed the same wherever it runs, and the sums run in a fixed
+/// order); with 1 thread it is [`policy_grad`] itself.
 pub fn policy_grad_threads<M: FastModel>(
     ws: &mut Workspace,
     threads: usize,
@@ -348,21 +350,11 @@ pub fn policy_grad_threads<M: FastModel>(
     let bounds: Vec<(usize, usize)> = (0..threads)
         .map(|t| (t * n / threads, (t + 1) * n / threads))
         .collect();
-    let parts: Vec<PolicyGrad> = std::thread::scope(|scope| {
-        let handles: Vec<_> = ws
-            .parts
-            .iter_mut()
-            .zip(&bounds)
-            .map(|(part, &(lo, hi))| {
-                let obs = &obs[lo * M::OBS..hi * M::OBS];
-                let noises: Vec<Vec<f32>> = noises.iter().map(|e| e[lo..hi].to_vec()).collect();
-                scope.spawn(move || policy_grad::<M>(part, policy, critic, obs, &noises, obj))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a gradient thread panicked"))
-            .collect()
+    let parts = pool::map_mut(&mut ws.parts[..threads], |t, part| {
+        let (lo, hi) = bounds[t];
+        let obs = &obs[lo * M::OBS..hi * M::OBS];
+        let noises: Vec<Vec<f32>> = noises.iter().map(|e| e[lo..hi].to_vec()).collect();
+        policy_grad::<M>(part, policy, critic, obs, &noises, obj)
     });
     let mut loss = 0.0;
     let mut grads = policy.zero_grads();
