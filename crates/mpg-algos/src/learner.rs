@@ -632,9 +632,12 @@ impl Learner {
     fn fast_model_target(&mut self, nets: &Nets, b: &Batch, noises: &[Tensor]) -> Tensor {
         let obj = self.fast_objective(act_range(&nets.policy), 0.0, 1.0, false);
         let noises: Vec<Vec<f32>> = noises.iter().map(fast::values).collect();
+        // The run's `threads`, as the policy gradient's (a config value: deterministic).
+        let threads = tch::get_num_threads().max(1) as usize;
         let y = fast::task_model_target(
             self.spec.task,
             &mut self.fast_ws,
+            threads,
             &FastMlp::from_mlp(&nets.policy.net),
             &FastMlp::from_mlp(&nets.q1_targ),
             &fast::values(&b.obs),
