@@ -12,6 +12,11 @@
 //!   process CPU time (the sum over threads of /proc/self/task/*/schedstat), which other
 //!   processes on the same core barely disturb. `policy-step-2t/…`: the same on 2 threads
 //!   (libtorch's intra-op threads; the fast path splits the batch over 2 threads).
+//! * `target/{task}/nadp/{path}`: n-step ADP's critic target, one `Learner::critic_target`
+//!   (the 25-step model rollout from the stored actions with the current policy and the target
+//!   Q1 at the end, spec §3.7, including drawing the model noise): with the policy gradient,
+//!   the rest of n-step ADP's model work per update. `target-2t/path-tracking/nadp/fast`: the
+//!   same on 2 threads (the batch split over them).
 //!
 //! `taskset -c 0 cargo bench -p mpg-algos --bench fast`; one: `… --bench fast -- 'nadp/fast$'`.
 
@@ -70,6 +75,28 @@ fn pg(c: &mut Criterion) {
                 });
             }
         }
+    }
+    // n-step ADP's critic target, the other model rollout of its update; on 2 threads too.
+    for (threads, task, path) in [
+        (1, Task::PathTracking, GradPath::Reference),
+        (1, Task::PathTracking, GradPath::Fast),
+        (1, Task::InvertedPendulum, GradPath::Reference),
+        (1, Task::InvertedPendulum, GradPath::Fast),
+        (2, Task::PathTracking, GradPath::Fast),
+    ] {
+        tch::set_num_threads(threads);
+        let mut cfg = AlgoConfig::defaults(Algo::Nadp, task);
+        cfg.path = path;
+        let mut s = setup(Algo::Nadp, task, cfg);
+        let step = if threads == 1 {
+            "target".to_string()
+        } else {
+            format!("target-{threads}t")
+        };
+        let name = format!("{step}/{task}/nadp/{}", path_name(path));
+        timed(c, &name, &mut || {
+            s.learner.critic_target(&s.opt.nets, &s.batch)
+        });
     }
     // The anchors' work: gradient, clip, Adam step of the policy; 1 and 2 threads.
     let (task, algo) = (Task::PathTracking, Algo::MpgV2);

@@ -185,6 +185,7 @@ impl Backend for Fast {
         fast::task_model_target(
             s.spec.task,
             &mut self.model,
+            threads(),
             &nets.policy.net,
             &nets.q1_targ,
             &b.obs,

@@ -32,7 +32,8 @@ pub mod simd;
 mod tests;
 
 pub use rollout::{
-    Critic, Objective, PolicyGrad, Workspace, model_target, policy_grad, policy_grad_threads,
+    Critic, Objective, PolicyGrad, Workspace, model_target, model_target_threads, policy_grad,
+    policy_grad_threads,
 };
 
 pub use mpg_prior::{FastModel, path_model, pendulum_model};
@@ -61,10 +62,12 @@ pub fn task_policy_grad(
     }
 }
 
-/// [`model_target`] with `task`'s prior model.
+/// [`model_target_threads`] with `task`'s prior model.
+#[allow(clippy::too_many_arguments)]
 pub fn task_model_target(
     task: Task,
     ws: &mut Workspace,
+    threads: usize,
     policy: &mlp::FastMlp,
     q: &mlp::FastMlp,
     obs: &[f32],
@@ -73,12 +76,12 @@ pub fn task_model_target(
     obj: &Objective,
 ) -> Vec<f32> {
     match task {
-        Task::PathTracking => {
-            model_target::<path_model::PathModel>(ws, policy, q, obs, act0, noises, obj)
-        }
-        Task::InvertedPendulum => {
-            model_target::<pendulum_model::PendulumModel>(ws, policy, q, obs, act0, noises, obj)
-        }
+        Task::PathTracking => model_target_threads::<path_model::PathModel>(
+            ws, threads, policy, q, obs, act0, noises, obj,
+        ),
+        Task::InvertedPendulum => model_target_threads::<pendulum_model::PendulumModel>(
+            ws, threads, policy, q, obs, act0, noises, obj,
+        ),
     }
 }
 

@@ -56,8 +56,27 @@ pub struct Workspace {
     q_data: [MlpCache; 2],
     q_boot: [MlpCache; 2],
     tmp: Vec<f32>,
-    /// One per thread of [`policy_grad_threads`].
+    /// [`model_target`]'s rollout buffers.
+    target: TargetBuffers,
+    /// One per thread of [`policy_grad_threads`] and [`model_target_threads`].
     parts: Vec<Workspace>,
+}
+
+/// The per-step values of [`model_target`]'s rollout, kept across calls: the target runs
+/// on every update (spec §3.7), and fresh buffers cost page faults each time.
+#[derive(Clone, Debug, Default)]
+struct TargetBuffers {
+    /// ŝ_k and ŝ_{k+1}, raw, f64 `[n, OBS]`.
+    s: Vec<f64>,
+    next: Vec<f64>,
+    /// ŝ_k ⊙ obs_scale, the networks' input `[n, OBS]`.
+    s_scaled: Vec<f32>,
+    /// a_k in policy units `[n, ACT]`.
+    a: Vec<f32>,
+    /// The discounted reward sum per sample.
+    ret: Vec<f64>,
+    /// The critic's input rows [ŝ_H scaled, a_H].
+    x: Vec<f32>,
 }
 
 /// torch.minimum's gradient share of `a` in min(a, b): all of it where a < b, half at a tie,
@@ -375,6 +394,9 @@ pub fn policy_grad_threads<M: FastModel>(
 /// along the model rollout from (s, stored a₀), every later action a_k = π(ŝ_k) from the
 /// current policy, Q the target Q1. `obs` `[B, M::OBS]` raw, `act0` `[B, M::ACT]` in policy
 /// units; `obj`'s weights and `full_bptt` are not read.
+///
+/// Forward only: one policy pass per step, each overwriting the last (nothing is kept for a
+/// backward pass), and no allocation per step.
 pub fn model_target<M: FastModel>(
     ws: &mut Workspace,
     policy: &FastMlp,
@@ -399,54 +421,103 @@ pub fn model_target<M: FastModel>(
         ws.policy.push(MlpCache::default());
     }
     let cache = &mut ws.policy[0];
+    let TargetBuffers {
+        s,
+        next,
+        s_scaled,
+        a,
+        ret,
+        x,
+    } = &mut ws.target;
 
-    let mut s: Vec<f64> = obs.iter().map(|&v| v as f64).collect();
+    s.clear();
+    s.extend(obs.iter().map(|&v| v as f64));
+    next.resize(n * od, 0.0);
     // actions in policy units, f32 as the reference's tensors
-    let mut a: Vec<f32> = act0.to_vec();
-    let mut ret = vec![0.0f64; n];
-    let mut discount = 1.0;
-    let mut next = vec![0.0f64; n * od];
+    a.clear();
+    a.extend_from_slice(act0);
+    ret.clear();
+    ret.resize(n, 0.0);
     // the reference scales the f32 observation in f32
-    let mut s_scaled: Vec<f32> = obs
-        .iter()
-        .zip(scale.iter().cycle())
-        .map(|(&v, &c)| v * c)
-        .collect();
-    let mut a_k = vec![0.0f64; ad];
+    s_scaled.clear();
+    s_scaled.extend(obs.iter().zip(scale.iter().cycle()).map(|(&v, &c)| v * c));
+    let mut discount = 1.0;
+    let mut a_k = [0.0f64; 8];
+    assert!(ad <= a_k.len(), "at most 8 action dimensions");
+    let a_k = &mut a_k[..ad];
     for (k, eps) in noises.iter().enumerate() {
         assert_eq!(eps.len(), n, "noise of step {k}");
+        let r_scale = obj.reward_scale * discount;
         for i in 0..n {
-            for (j, x) in a_k.iter_mut().enumerate() {
-                *x = a[i * ad + j] as f64;
+            for (x, &v) in a_k.iter_mut().zip(&a[i * ad..][..ad]) {
+                *x = v as f64;
             }
             let r = M::step(
                 &s[i * od..][..od],
-                &a_k,
+                a_k,
                 eps[i] as f64,
                 &mut next[i * od..][..od],
             );
-            ret[i] += (r + obj.reward_shift) * (obj.reward_scale * discount);
+            ret[i] += (r + obj.reward_shift) * r_scale;
         }
         discount *= obj.gamma;
-        std::mem::swap(&mut s, &mut next);
+        std::mem::swap(s, next);
         for (x, (&v, &c)) in s_scaled.iter_mut().zip(s.iter().zip(scale.iter().cycle())) {
             *x = v as f32 * c;
         }
-        policy.forward(&s_scaled, n, cache);
-        for (i, row) in cache.output().chunks_exact(p_out).enumerate() {
-            for j in 0..ad {
-                a[i * ad + j] = range * row[j].tanh();
+        policy.forward(s_scaled, n, cache);
+        for (a, row) in a
+            .chunks_exact_mut(ad)
+            .zip(cache.output().chunks_exact(p_out))
+        {
+            for (a, &m) in a.iter_mut().zip(&row[..ad]) {
+                *a = range * m.tanh();
             }
         }
     }
-    let x: Vec<f32> = s_scaled
-        .chunks_exact(od)
-        .zip(a.chunks_exact(ad))
-        .flat_map(|(s, a)| s.iter().chain(a).copied())
-        .collect();
-    q.forward(&x, n, &mut ws.q_boot[0]);
+    x.clear();
+    for (s, a) in s_scaled.chunks_exact(od).zip(a.chunks_exact(ad)) {
+        x.extend_from_slice(s);
+        x.extend_from_slice(a);
+    }
+    q.forward(x, n, &mut ws.q_boot[0]);
     ret.iter()
         .zip(ws.q_boot[0].output())
         .map(|(&r, &v)| (r + v as f64 * discount) as f32)
         .collect()
+}
+
+/// [`model_target`] on `threads` threads of the [`pool`], each on a contiguous share of the batch (its
+/// own workspace): the samples' rollouts are independent, so the shares' targets are simply
+/// put side by side. Deterministic for a given thread count; with 1 thread it is
+/// [`model_target`] itself. Without it, n-step ADP's target (about a quarter of its update)
+/// would run on one thread while its policy gradient runs on all.
+#[allow(clippy::too_many_arguments)]
+pub fn model_target_threads<M: FastModel>(
+    ws: &mut Workspace,
+    threads: usize,
+    policy: &FastMlp,
+    q: &FastMlp,
+    obs: &[f32],
+    act0: &[f32],
+    noises: &[Vec<f32>],
+    obj: &Objective,
+) -> Vec<f32> {
+    let n = obs.len() / M::OBS;
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        return model_target::<M>(ws, policy, q, obs, act0, noises, obj);
+    }
+    ws.parts.resize_with(threads, Workspace::default);
+    let bounds: Vec<(usize, usize)> = (0..threads)
+        .map(|t| (t * n / threads, (t + 1) * n / threads))
+        .collect();
+    let parts = pool::map_mut(&mut ws.parts[..threads], |t, part| {
+        let (lo, hi) = bounds[t];
+        let obs = &obs[lo * M::OBS..hi * M::OBS];
+        let act0 = &act0[lo * M::ACT..hi * M::ACT];
+        let noises: Vec<Vec<f32>> = noises.iter().map(|e| e[lo..hi].to_vec()).collect();
+        model_target::<M>(part, policy, q, obs, act0, &noises, obj)
+    });
+    parts.concat()
 }

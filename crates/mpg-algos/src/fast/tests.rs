@@ -3,9 +3,15 @@
 use super::mlp::FastMlp;
 use super::path_model::PathModel;
 use super::pendulum_model::PendulumModel;
-use super::{Critic, FastModel, Objective, Workspace, policy_grad, policy_grad_threads};
+use super::{
+    Critic, FastModel, Objective, Workspace, model_target, model_target_threads, policy_grad,
+    policy_grad_threads,
+};
+use crate::batch::Batch;
 use crate::grads::grad_of;
+use crate::nets::{Nets, TchNets};
 use crate::mpg::{Returns, mixed_policy_loss};
+use crate::{Algo, nadp};
 use mpg_envs::{Rng, Task, Termination, make_sim};
 use mpg_models::nets::{Init, Mlp, Policy, Squash, q_value};
 use mpg_models::{ModelNoise, make_model};
@@ -352,4 +358,144 @@ fn expm1_neg_matches_libm() {
     );
     assert_eq!(super::mlp::expm1_neg(-100.0), -1.0);
     assert_eq!(super::mlp::expm1_neg(0.0), 0.0);
+}
+
+/// n-step ADP's networks (random biases, so that they matter) and the fast path's objective:
+/// the model return alone, full BPTT, the task's preprocessing (spec §3.7).
+fn nadp_setup(task: Task, rng: &mut Rng) -> (TchNets, Objective<'static>) {
+    let spec = task.spec();
+    let nets = Nets::new(Algo::Nadp, task, Init::Orthogonal, true, rng).tch();
+    for net in [&nets.policy.net, &nets.q1, &nets.q1_targ] {
+        randomize_biases(net, rng, 0.1);
+    }
+    let act_range = match nets.policy.squash {
+        Squash::Tanh => 1.0,
+        Squash::ScaledTanh(r) => r as f32,
+        Squash::None => unreachable!("n-step ADP's policy is squashed"),
+    };
+    let obj = Objective {
+        gamma: 0.98,
+        w_data: 0.0,
+        w_model: 1.0,
+        full_bptt: true,
+        obs_scale: spec.obs_scale,
+        reward_scale: spec.reward_scale as f64,
+        reward_shift: spec.reward_shift as f64,
+        act_range,
+    };
+    (nets, obj)
+}
+
+fn noise_draws(
+    task: Task,
+    rng: &mut Rng,
+    n: usize,
+    horizon: usize,
+) -> (Vec<Tensor>, Vec<Vec<f32>>) {
+    let t: Vec<Tensor> = (0..horizon)
+        .map(|_| ModelNoise::default_for(task).draw(rng, n, Kind::Float))
+        .collect();
+    let v = t.iter().map(|t| Vec::<f32>::try_from(t).unwrap()).collect();
+    (t, v)
+}
+
+/// n-step ADP's policy gradient (full BPTT through every action, critic Q1) equals autograd
+/// through [`nadp::bptt_policy_loss`] for model `M`, on 1 and on 3 threads (shares of an odd
+/// batch), at H = 1 and H = 25.
+fn check_nadp_policy_grad<M: FastModel>(task: Task, seed: u64) {
+    let spec = task.spec();
+    let mut rng = Rng::seed_from_u64(seed);
+    let (nets, obj) = nadp_setup(task, &mut rng);
+    let model = make_model(task);
+    let n = 37;
+    let batch = Batch::random(task, n, seed).tch();
+    let obs = super::values(&batch.obs);
+    let policy = FastMlp::from_mlp(&nets.policy.net);
+    let q1 = FastMlp::from_mlp(&nets.q1);
+    let critic = Critic { q1: &q1, q2: None };
+    let mut ws = Workspace::default();
+    for horizon in [1, 25] {
+        let (noises, noise_values) = noise_draws(task, &mut rng, n, horizon);
+        let loss = nadp::bptt_policy_loss(model.as_ref(), &nets, &batch.obs, &noises, 0.98, spec);
+        let want = grad_of(&loss, &nets.policy.net.params());
+        let want_loss = f64::try_from(&loss).unwrap();
+        for threads in [1, 3] {
+            let got = policy_grad_threads::<M>(
+                &mut ws,
+                threads,
+                &policy,
+                critic,
+                &obs,
+                &noise_values,
+                &obj,
+            );
+            assert!(
+                (got.loss - want_loss).abs() <= 1e-5 * want_loss.abs(),
+                "{task} H {horizon}, {threads} threads: loss {} vs {want_loss}",
+                got.loss
+            );
+            for (i, (g, w)) in got.grads.iter().zip(&want).enumerate() {
+                let e = rel_err(&to_f64(g), w);
+                eprintln!("{task} H {horizon}, {threads} threads, parameter {i}: {e:.2e}");
+                assert!(
+                    e <= 1e-4,
+                    "{task} H {horizon}, {threads} threads, parameter {i}: {e:e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn nadp_policy_grad_equals_bptt_autograd() {
+    check_nadp_policy_grad::<PathModel>(Task::PathTracking, 21);
+    check_nadp_policy_grad::<PendulumModel>(Task::InvertedPendulum, 22);
+}
+
+/// n-step ADP's critic target equals [`nadp::model_nstep_target`] for model `M` (stored first
+/// action, current policy after, target Q1 at the end), on 1 and on 3 threads, at H = 1 and
+/// H = 25; and a workspace used by the policy gradient in between gives the same targets.
+fn check_nadp_target<M: FastModel>(task: Task, seed: u64) {
+    let spec = task.spec();
+    let mut rng = Rng::seed_from_u64(seed);
+    let (nets, obj) = nadp_setup(task, &mut rng);
+    let model = make_model(task);
+    let n = 37;
+    let batch = Batch::random(task, n, seed).tch();
+    let (obs, act) = (super::values(&batch.obs), super::values(&batch.act));
+    let policy = FastMlp::from_mlp(&nets.policy.net);
+    let q1_targ = FastMlp::from_mlp(&nets.q1_targ);
+    let q1 = FastMlp::from_mlp(&nets.q1);
+    let mut ws = Workspace::default();
+    for horizon in [1, 25] {
+        let (noises, noise_values) = noise_draws(task, &mut rng, n, horizon);
+        let want = nadp::model_nstep_target(model.as_ref(), &nets, &batch, &noises, 0.98, spec);
+        let one = model_target::<M>(&mut ws, &policy, &q1_targ, &obs, &act, &noise_values, &obj);
+        let e = rel_err(&to_f64(&one), &want);
+        eprintln!("{task} H {horizon}: target {e:.2e}");
+        assert!(e <= 1e-5, "{task} H {horizon}: target {e:e}");
+        let split = model_target_threads::<M>(
+            &mut ws,
+            3,
+            &policy,
+            &q1_targ,
+            &obs,
+            &act,
+            &noise_values,
+            &obj,
+        );
+        let e = rel_err(&to_f64(&split), &want);
+        assert!(e <= 1e-5, "{task} H {horizon}, 3 threads: target {e:e}");
+        // The policy gradient's caches in the same workspace leave the target unchanged.
+        let critic = Critic { q1: &q1, q2: None };
+        policy_grad::<M>(&mut ws, &policy, critic, &obs, &noise_values, &obj);
+        let again = model_target::<M>(&mut ws, &policy, &q1_targ, &obs, &act, &noise_values, &obj);
+        assert_eq!(one, again, "{task} H {horizon}: a reused workspace");
+    }
+}
+
+#[test]
+fn nadp_model_target_equals_reference() {
+    check_nadp_target::<PathModel>(Task::PathTracking, 23);
+    check_nadp_target::<PendulumModel>(Task::InvertedPendulum, 24);
 }
