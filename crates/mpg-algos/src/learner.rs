@@ -121,7 +121,7 @@ impl Learner {
     ) -> Grads {
         let t0 = Instant::now();
         // Batch reuse (spec §3.4): targets are recomputed every `batch_reuse`-th call only.
-        if self.cache.is_none() || self.calls % self.cfg.batch_reuse.max(1) == 0 {
+        if self.cache.is_none() || self.calls.is_multiple_of(self.cfg.batch_reuse.max(1)) {
             let y = self.critic_target(nets, batch);
             match &mut self.cache {
                 // The buffers of the last batch are reused.

@@ -75,7 +75,7 @@ impl Optimizer {
 
     /// Whether iteration `i` applies the policy gradient and updates the targets (spec §3.1).
     pub fn policy_due(&self, i: u64) -> bool {
-        i % self.delay == 0
+        i.is_multiple_of(self.delay)
     }
 
     /// Apply one gradient as iteration `self.iteration` and advance the counter. Q gradients

@@ -161,7 +161,7 @@ impl Window {
     /// per iteration). A checkpoint of the former constant window, which also held the
     /// parameters of iteration done − depth − 1, is read too (that oldest one is unused).
     pub fn restore(&mut self, flat: &[Tensor], n_params: usize, done: u64) -> Result<(), String> {
-        if n_params == 0 || flat.len() % n_params != 0 {
+        if n_params == 0 || !flat.len().is_multiple_of(n_params) {
             return Err(format!(
                 "{} stale-parameter tensors, not a multiple of the networks' {n_params}",
                 flat.len()
@@ -220,10 +220,10 @@ pub fn parse_histogram(text: &str) -> Result<Vec<u64>, String> {
                 i + 1
             ))
         };
-        if let Some(c) = iteration {
-            if field(c, "iteration")? < STARTUP_ITERATIONS {
-                continue;
-            }
+        if let Some(c) = iteration
+            && field(c, "iteration")? < STARTUP_ITERATIONS
+        {
+            continue;
         }
         let d = field(staleness, "staleness")?;
         if d > MAX_STALENESS {

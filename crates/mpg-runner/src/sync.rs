@@ -215,7 +215,10 @@ impl State {
 
     /// One iteration: maybe collect, sample, compute, apply, log.
     fn iterate(&mut self) -> Result<()> {
-        if self.iteration % self.cfg.sampling.updates_per_call == 0 {
+        if self
+            .iteration
+            .is_multiple_of(self.cfg.sampling.updates_per_call)
+        {
             self.collect();
         }
         let it = self.iteration;
@@ -252,7 +255,7 @@ impl State {
         self.rec
             .gradient(0, grads.stats.version, Some(&grads.stats), &applied);
         self.iteration += 1;
-        if self.iteration % self.cfg.log.interval == 0 {
+        if self.iteration.is_multiple_of(self.cfg.log.interval) {
             let has_q2 = self.opt.nets.q2.is_some();
             self.rec
                 .train_row(self.iteration, self.env_steps(), has_q2)?;
@@ -319,10 +322,12 @@ fn train_loop(
     let mut last = None;
     while st.iteration < total {
         let it = st.iteration;
-        if it % st.cfg.eval.interval == 0 && st.rec.evaluated_through.is_none_or(|e| e < it) {
+        if it.is_multiple_of(st.cfg.eval.interval)
+            && st.rec.evaluated_through.is_none_or(|e| e < it)
+        {
             last = Some(st.evaluate(progress)?);
         }
-        if it % st.cfg.log.checkpoint_interval == 0 && it > first {
+        if it.is_multiple_of(st.cfg.log.checkpoint_interval) && it > first {
             st.checkpoint()?;
         }
         st.iterate()?;

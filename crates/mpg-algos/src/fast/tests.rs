@@ -9,8 +9,8 @@ use super::{
 };
 use crate::batch::Batch;
 use crate::grads::grad_of;
-use crate::nets::{Nets, TchNets};
 use crate::mpg::{Returns, mixed_policy_loss};
+use crate::nets::{Nets, TchNets};
 use crate::{Algo, nadp};
 use mpg_envs::{Rng, Task, Termination, make_sim};
 use mpg_models::nets::{Init, Mlp, Policy, Squash, q_value};

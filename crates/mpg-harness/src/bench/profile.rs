@@ -138,10 +138,10 @@ struct VariantFile {
 pub fn profile_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("bench-configs/profiles")];
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-configs/profiles");
-    if let Ok(built) = built.canonicalize() {
-        if dirs[0].canonicalize().ok() != Some(built.clone()) {
-            dirs.push(built);
-        }
+    if let Ok(built) = built.canonicalize()
+        && dirs[0].canonicalize().ok() != Some(built.clone())
+    {
+        dirs.push(built);
     }
     dirs
 }

@@ -37,7 +37,7 @@ impl LearnerThread {
         while !self.shared.halted() {
             // A new batch only when the learner will use it (spec §3.4: batch reuse).
             let t0 = Instant::now();
-            if batch.is_none() || self.learner.calls() % reuse == 0 {
+            if batch.is_none() || self.learner.calls().is_multiple_of(reuse) {
                 self.shared.set_doing(self.index, "waiting for a batch");
                 let got = recv_poll(&lock(&self.batches));
                 match got {

@@ -112,10 +112,12 @@ impl UpdateThread {
         while self.iteration < total {
             self.collect_evaluations()?;
             let it = self.iteration;
-            if it % self.cfg.eval.interval == 0 && self.requested_through.is_none_or(|e| e < it) {
+            if it.is_multiple_of(self.cfg.eval.interval)
+                && self.requested_through.is_none_or(|e| e < it)
+            {
                 self.request_evaluation()?;
             }
-            if it % self.cfg.log.checkpoint_interval == 0 && it > self.checkpointed_at {
+            if it.is_multiple_of(self.cfg.log.checkpoint_interval) && it > self.checkpointed_at {
                 self.checkpoint()?;
             }
             if self.stop.load(Ordering::SeqCst) {
@@ -201,7 +203,7 @@ impl UpdateThread {
         );
         self.rec
             .gradient(msg.learner, msg.grads.stats.version, stats, &applied);
-        if self.iteration % self.cfg.log.interval == 0 {
+        if self.iteration.is_multiple_of(self.cfg.log.interval) {
             let steps = self.env_steps();
             let has_q2 = self.opt.nets.q2.is_some();
             self.rec.train_row(self.iteration, steps, has_q2)?;

@@ -102,10 +102,11 @@ impl RunConfig {
             .and_then(|e| e.get("termination"))
             .and_then(|t| t.as_str())
             == Some("corrected");
-        if corrected && !set_explicitly {
-            if let Some(toml::Value::Table(l)) = merged.get_mut("learner") {
-                l.insert("mask_terminal".into(), toml::Value::Boolean(true));
-            }
+        if corrected
+            && !set_explicitly
+            && let Some(toml::Value::Table(l)) = merged.get_mut("learner")
+        {
+            l.insert("mask_terminal".into(), toml::Value::Boolean(true));
         }
         let cfg: RunConfig =
             serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {

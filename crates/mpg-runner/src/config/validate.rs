@@ -28,7 +28,10 @@ impl RunConfig {
         );
         need(
             self.sampling.transitions_per_call >= self.sampling.actor_agents
-                && self.sampling.transitions_per_call % self.sampling.actor_agents == 0,
+                && self
+                    .sampling
+                    .transitions_per_call
+                    .is_multiple_of(self.sampling.actor_agents),
             format!(
                 "sampling.transitions_per_call: {} must be a positive multiple of sampling.actor_agents ({})",
                 self.sampling.transitions_per_call, self.sampling.actor_agents
@@ -59,7 +62,10 @@ impl RunConfig {
         );
         need(
             self.log.checkpoint_interval >= 1
-                && self.log.checkpoint_interval % l.batch_reuse.max(1) == 0,
+                && self
+                    .log
+                    .checkpoint_interval
+                    .is_multiple_of(l.batch_reuse.max(1)),
             format!(
                 "log.checkpoint_interval: {} must be a positive multiple of learner.batch_reuse ({})",
                 self.log.checkpoint_interval, l.batch_reuse

@@ -35,7 +35,14 @@ fn samples_are_whole_transitions_of_stored_indices() {
         assert_eq!(act[k], i * 10.0);
         assert_eq!(rew[k], i + 0.5);
         assert_eq!(next[2 * k], i + 1.0);
-        assert_eq!(done[k], if (i as usize) % 3 == 0 { 1.0 } else { 0.0 });
+        assert_eq!(
+            done[k],
+            if (i as usize).is_multiple_of(3) {
+                1.0
+            } else {
+                0.0
+            }
+        );
         seen.insert(i as usize);
     }
     // uniform with replacement over 50: 400 draws see nearly all indices, and repeat some
