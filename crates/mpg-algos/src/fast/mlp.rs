@@ -19,6 +19,10 @@ pub struct FastMlp {
     /// `w[l]` transposed (`[out, in]`), for the backward pass's products: packing a
     /// row-major operand is cheaper than packing a transposed one.
     wt: Vec<Vec<f32>>,
+    /// `wt` no longer matches `w`: the network was last changed by
+    /// [`FastMlp::update_forward_only`] (a target network, which only ever runs forward), and
+    /// [`FastMlp::backward`] refuses it.
+    wt_stale: bool,
     pub b: Vec<Vec<f32>>,
 }
 
@@ -73,6 +77,7 @@ impl FastMlp {
             sizes,
             w,
             wt: Vec::new(),
+            wt_stale: false,
             b,
         };
         net.params_changed();
@@ -82,16 +87,29 @@ impl FastMlp {
     /// Recompute what is derived from the kernels (their transposes) after `w` changed in
     /// place; every writer of `w` calls it.
     pub(crate) fn params_changed(&mut self) {
+        self.wt_stale = false;
         self.wt.resize(self.w.len(), Vec::new());
         for (l, (w, wt)) in self.w.iter().zip(&mut self.wt).enumerate() {
             let (din, dout) = (self.sizes[l], self.sizes[l + 1]);
             wt.resize(din * dout, 0.0);
-            for i in 0..din {
-                for j in 0..dout {
-                    wt[j * din + i] = w[i * dout + j];
+            // In 16×16 tiles: a row-by-row transpose strides its stores over the whole matrix
+            // and was 8 % of a SAC update (six networks change per update, perf 2026-12-04).
+            const T: usize = 16;
+            for i0 in (0..din).step_by(T) {
+                for j0 in (0..dout).step_by(T) {
+                    for i in i0..(i0 + T).min(din) {
+                        for j in j0..(j0 + T).min(dout) {
+                            wt[j * din + i] = w[i * dout + j];
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// `w` changed without [`FastMlp::params_changed`]: see the `wt_stale` field.
+    pub(crate) fn mark_forward_only(&mut self) {
+        self.wt_stale = true;
     }
 
     pub fn input_dim(&self) -> usize {
@@ -156,6 +174,10 @@ impl FastMlp {
         grad_in: &mut [f32],
         mut param_grads: Option<&mut ParamGrads>,
     ) {
+        assert!(
+            !self.wt_stale,
+            "a backward pass through a network updated for forward passes only (a target network)"
+        );
         let n = cache.n;
         let layers = self.w.len();
         assert_eq!(grad_out.len(), n * self.output_dim());
