@@ -111,6 +111,7 @@ impl Fast {
         let s_scaled = scaled(s.spec, obs);
         let g = actor::policy_grad_in(
             &mut self.actor,
+            threads(),
             &nets.policy.net,
             nets.policy.squash,
             &critics,
@@ -161,7 +162,7 @@ impl Backend for Fast {
         let (gamma, std, clip) = (s.cfg.gamma, s.cfg.target_noise, s.cfg.target_noise_clip);
         let smoothing = eps.map(|e| (e, std, clip));
         self.one_step(s, nets, b, &nets.policy_targ, |ws, n, t| {
-            critic::clipped_double_q_target(ws, n, t, smoothing, gamma)
+            critic::clipped_double_q_target(ws, threads(), n, t, smoothing, gamma)
         })
     }
 
@@ -170,7 +171,7 @@ impl Backend for Fast {
         let (gamma, alpha) = (s.cfg.gamma, s.cfg.alpha);
         // SAC acts with the CURRENT policy (spec §3.8).
         self.one_step(s, nets, b, &nets.policy, |ws, n, t| {
-            critic::soft_target(ws, n, t, eps, log_std_clip, gamma, alpha)
+            critic::soft_target(ws, threads(), n, t, eps, log_std_clip, gamma, alpha)
         })
     }
 
