@@ -85,11 +85,12 @@ bench-perf: setup
 bench-perf-compare REV *ARGS: setup
     scripts/bench-perf-compare.sh {{REV}} {{ARGS}}
 
-# The paper's protocol (profile `paper`: 60 runs of 100 000 updates, the asynchronous learners emulated in one deterministic thread, D21; `--profile paper-async` for the real threads), then its report in results/bench/paper/report; resumable; ARGS e.g. --jobs 2; estimate first with `target/release/mpg bench --profile paper --dry-run --calibrate 200`
+# The paper's protocol (profile `paper`: 60 runs of 100 000 updates, the asynchronous learners emulated in one deterministic thread, D21; `--profile paper-async` for the real threads): the cells not yet committed under results/paper/runs, then its report in results/paper/report and README.md's `paper` block; resumable; ARGS e.g. --jobs 2; estimate first with `target/release/mpg bench --profile paper --dry-run --calibrate 200`
 bench-all *ARGS: setup
     cargo build --release --quiet
-    target/release/mpg bench --profile paper {{ARGS}}
-    target/release/mpg report --runs results/bench/paper
+    target/release/mpg bench --profile paper --done results/paper/runs {{ARGS}}
+    target/release/mpg bench --profile paper --collect results/paper/runs
+    target/release/mpg report --runs results/paper/runs --out results/paper/report $([ -f results/paper/notes.md ] && echo --notes results/paper/notes.md) $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) --readme README.md
 
 # The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick and README.md's results block
 bench-quick *ARGS: setup

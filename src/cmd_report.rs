@@ -34,9 +34,25 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     notes: Option<PathBuf>,
     /// Splice the report's summary (Table I, the claims' verdicts, Fig. 4–6) into FILE between
-    /// `<!-- quick-report:start -->` and `<!-- quick-report:end -->` (appended when absent)
+    /// `<!-- NAME-report:start -->` and `<!-- NAME-report:end -->` (appended when absent);
+    /// NAME is --readme-block's
     #[arg(long, value_name = "FILE")]
     readme: Option<PathBuf>,
+    /// The name of the README block that --readme replaces (letters, digits, '-', '_'), so that
+    /// one README holds several reports [default: the folder above --out when --out is
+    /// `…/NAME/report` (results/quick/report: quick; results/paper/report: paper), else
+    /// `results`]
+    #[arg(long, value_name = "NAME", requires = "readme")]
+    readme_block: Option<String>,
+}
+
+/// `--readme-block`'s default: NAME of an `--out` of the form `…/NAME/report`.
+fn default_block(out: Option<&std::path::Path>) -> String {
+    out.filter(|o| o.file_name().is_some_and(|f| f == "report"))
+        .and_then(|o| o.parent()?.file_name()?.to_str())
+        .filter(|n| mpg_harness::report::readme::check_name(n).is_ok())
+        .unwrap_or("results")
+        .to_string()
 }
 
 pub fn report(a: ReportArgs) -> Result<()> {
@@ -48,9 +64,10 @@ pub fn report(a: ReportArgs) -> Result<()> {
             return Err(crate::input_err!("{flag} {v}: must be a finite return"));
         }
     }
+    let out = a.out.clone();
     let summary = build(&Options {
         runs: a.runs,
-        out: a.out,
+        out,
         require_complete: a.require_complete,
         goals: Goals {
             path_tracking: a.goal_path_tracking,
@@ -59,6 +76,10 @@ pub fn report(a: ReportArgs) -> Result<()> {
         fig6_runs: a.fig6_runs,
         notes: a.notes,
         readme: a.readme.clone(),
+        readme_block: a
+            .readme_block
+            .clone()
+            .unwrap_or_else(|| default_block(a.out.as_deref())),
     })
     .map_err(|e| match e.downcast::<InputProblem>() {
         Ok(p) => crate::input_err!("{p}"),
@@ -89,4 +110,21 @@ pub fn report(a: ReportArgs) -> Result<()> {
         println!("{}: the report's block spliced in", r.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_block;
+    use std::path::Path;
+
+    #[test]
+    fn the_readme_block_is_named_after_the_folder_above_the_report() {
+        let b = |o: &str| default_block(Some(Path::new(o)));
+        assert_eq!(b("results/quick/report"), "quick");
+        assert_eq!(b("results/paper/report"), "paper");
+        assert_eq!(b("results/paper/report2"), "results");
+        assert_eq!(b("report"), "results");
+        assert_eq!(b("x/my dir/report"), "results");
+        assert_eq!(default_block(None), "results");
+    }
 }

@@ -316,6 +316,7 @@ fn options(root: &Path) -> Options {
         fig6_runs: None,
         notes: None,
         readme: None,
+        readme_block: "quick".into(),
     }
 }
 
@@ -543,6 +544,74 @@ fn a_single_run_folder_reports_itself() {
     );
     // the report folder inside the run is not mistaken for a run on the next report
     assert!(build(&options(&run)).unwrap().rejected.is_empty());
+}
+
+/// The staleness section pools each cell's gradients.csv (every row, no warm-up dropped) and the
+/// wall-clock section lists every run's own time.
+#[test]
+fn staleness_is_pooled_per_cell_and_every_run_has_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for seed in 0..2 {
+        let mut s = spec(
+            Task::PathTracking,
+            Algo::MpgV2,
+            seed,
+            [-100.0, -10.0, -5.0],
+            [1.0, 50.0, 100.0 + seed as f64 * 20.0],
+        );
+        s.learners = 3;
+        runs.push(write_run(dir.path(), &s));
+    }
+    // seed 0: staleness 0..=9 once each; seed 1: ten gradients of staleness 30
+    let rows = |d: &dyn Fn(usize) -> usize| {
+        let mut g = "iteration,learner,version,staleness,pg_ms,q_grad_ms\n".to_string();
+        for k in 0..10 {
+            g += &format!("{k},0,{k},{},,1.0\n", d(k));
+        }
+        g
+    };
+    std::fs::write(runs[0].join("gradients.csv"), rows(&|k| k)).unwrap();
+    std::fs::write(runs[1].join("gradients.csv"), rows(&|_| 30)).unwrap();
+    // a cell without gradients.csv has no row
+    write_run(
+        dir.path(),
+        &spec(
+            Task::PathTracking,
+            Algo::Td3,
+            0,
+            [-9.0, -8.0, -7.0],
+            [1.0, 2.0, 3.0],
+        ),
+    );
+    build(&options(dir.path())).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    let sec = &md[md
+        .find("## Staleness of the applied gradients")
+        .expect("no section")..];
+    // 20 values, 0..=9 and ten 30s: mean (45 + 300) / 20 = 17.25; p95 at sorted index
+    // 0.95·19 = 18.05 → 30; p50 at 9.5, halfway from 9 to 30 = 19.5 → "20"; p5 at 0.95 → "1"
+    assert!(
+        sec.contains("| Path tracking | MPG-v2 | 2 of 2 | 20 | 17.25 | 1 / 20 / 30 | 30 |"),
+        "{sec}"
+    );
+    assert!(!sec.contains("| TD3 |"), "{sec}");
+    // every run's own time (the last wall_s): seed 1's 120 s, seed 0's 100 s, TD3's 3 s
+    let its = |name: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("no row for {name}: {md}"))
+            .to_string()
+    };
+    assert!(
+        its("path-tracking__mpg-v2__s1").contains("| 2.0 min |"),
+        "{md}"
+    );
+    assert!(
+        its("path-tracking__mpg-v2__s0").contains("| 1.7 min |"),
+        "{md}"
+    );
+    assert!(its("path-tracking__td3__s0").contains("| 3.0 s |"), "{md}");
 }
 
 #[test]

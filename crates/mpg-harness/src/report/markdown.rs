@@ -3,6 +3,7 @@
 
 use super::figures::Figure;
 use super::load::{Loaded, Run, task_label};
+use super::stats;
 use super::table1::{Table1, seeds};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -268,6 +269,33 @@ pub fn report(runs_dir: &Path, loaded: &Loaded, t1: &Table1, figures: &[Figure])
             hours(r.wall_s())
         ))
     );
+    // every run's own time (issue 25: the paper matrix records the measured time of each run)
+    let mut by_name: Vec<&Run> = loaded.runs.iter().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    md += "<details><summary>Every run's training time</summary>\n\n";
+    table(
+        &mut md,
+        &[
+            "Run",
+            "Iterations",
+            "Wall-clock",
+            "ms per iteration",
+            "Sessions",
+        ],
+        by_name.iter().map(|r| {
+            let its = r.config.iterations.max(1);
+            vec![
+                format!("`{}`", r.name),
+                r.config.iterations.to_string(),
+                hours(r.wall_s()),
+                format!("{:.1}", r.wall_s() * 1e3 / its as f64),
+                r.sessions.len().to_string(),
+            ]
+        }),
+    );
+    md += "</details>\n\n";
+
+    staleness(&mut md, &groups);
 
     md += "## Versions\n\n";
     table(
@@ -291,4 +319,58 @@ pub fn report(runs_dir: &Path, loaded: &Loaded, t1: &Table1, figures: &[Figure])
         }),
     );
     md
+}
+
+/// The staleness of the applied gradients (gradients.csv's `staleness`: how many updates old the
+/// parameters a gradient was computed on were when it was applied), pooled over each cell's runs:
+/// what the asynchronous learners did, or what the emulation (D21) drew. Absent when no run wrote
+/// gradients.csv.
+fn staleness(md: &mut String, groups: &BTreeMap<super::load::GroupKey, Vec<&Run>>) {
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .filter_map(|(k, rs)| {
+            let mut d: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.gradients.as_ref())
+                .flat_map(|g| g.column("staleness").into_iter().flatten())
+                .collect();
+            if d.is_empty() {
+                return None;
+            }
+            d.sort_by(f64::total_cmp);
+            let with = rs.iter().filter(|r| r.gradients.is_some()).count();
+            Some(vec![
+                task_label(k.task).to_string(),
+                k.label(),
+                format!("{with} of {}", rs.len()),
+                d.len().to_string(),
+                format!("{:.2}", stats::mean(&d)),
+                format!(
+                    "{:.0} / {:.0} / {:.0}",
+                    stats::percentile(&d, 5.0),
+                    stats::percentile(&d, 50.0),
+                    stats::percentile(&d, 95.0)
+                ),
+                format!("{:.0}", d[d.len() - 1]),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    *md += "## Staleness of the applied gradients\n\n";
+    *md += "From the runs' gradients.csv (one row per applied gradient; docs/async.md): how many updates old the parameters a gradient was computed on were when it was applied, pooled over each cell's runs that wrote the file. Percentiles interpolate between closest ranks.\n\n";
+    table(
+        md,
+        &[
+            "Task",
+            "Algorithm",
+            "Runs with gradients.csv",
+            "Gradients",
+            "Mean",
+            "p5 / p50 / p95",
+            "Max",
+        ],
+        rows,
+    );
 }

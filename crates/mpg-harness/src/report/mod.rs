@@ -31,9 +31,11 @@ pub struct Options {
     pub fig6_runs: Option<PathBuf>,
     /// A markdown file printed under the claims' verdicts (the reasons behind them).
     pub notes: Option<PathBuf>,
-    /// A README whose block between [`readme::START`] and [`readme::END`] is replaced by the
-    /// report's summary.
+    /// A README whose block between the markers of `readme_block` ([`readme::markers`]) is
+    /// replaced by the report's summary.
     pub readme: Option<PathBuf>,
+    /// The name of that block (`quick`, `paper`): one README holds several reports' blocks.
+    pub readme_block: String,
 }
 
 /// A problem with the input the user must fix (the CLI exits 2).
@@ -67,6 +69,10 @@ fn listing(rejected: &[Rejected]) -> String {
 pub fn build(opts: &Options) -> Result<Summary> {
     if !opts.runs.is_dir() {
         return Err(InputProblem(format!("--runs {}: not a folder", opts.runs.display())).into());
+    }
+    if opts.readme.is_some() {
+        readme::check_name(&opts.readme_block)
+            .map_err(|e| InputProblem(format!("--readme-block {e}")))?;
     }
     let out = opts.out.clone().unwrap_or_else(|| default_out(&opts.runs));
     // a report written into a run folder would also hide that run from its own report (the
@@ -200,6 +206,7 @@ pub fn build(opts: &Options) -> Result<Summary> {
         let report = readme::relative(&out, from);
         let notes_name = opts.notes.as_ref().map(|n| readme::relative(n, from));
         let block = readme::block(&readme::Block {
+            name: &opts.readme_block,
             report: &report,
             runs: loaded.runs.len(),
             cells: groups.len(),
@@ -211,7 +218,7 @@ pub fn build(opts: &Options) -> Result<Summary> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             InputProblem(format!("--readme {}: cannot be read: {e}", path.display()))
         })?;
-        let new = readme::splice(&text, &block)
+        let new = readme::splice(&text, &opts.readme_block, &block)
             .map_err(|e| InputProblem(format!("--readme {}: {e}", path.display())))?;
         write_atomic(path, new.as_bytes())?;
     }
