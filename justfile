@@ -90,14 +90,14 @@ bench-all *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile paper --done results/paper/runs {{ARGS}}
     target/release/mpg bench --profile paper --collect results/paper/runs
-    target/release/mpg report --runs results/paper/runs --out results/paper/report $([ -f results/paper/notes.md ] && echo --notes results/paper/notes.md) $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) --readme README.md
+    target/release/mpg report --runs results/paper/runs --out results/paper/report --profile paper $([ -f results/paper/notes.md ] && echo --notes results/paper/notes.md) $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) --readme README.md
 
 # The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick and README.md's results block
 bench-quick *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile quick --done results/quick/runs {{ARGS}}
     target/release/mpg bench --profile quick --collect results/quick/runs
-    target/release/mpg report --runs results/quick/runs --out results/quick/report --notes results/quick/notes.md $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) --readme README.md
+    target/release/mpg report --runs results/quick/runs --out results/quick/report --profile quick --notes results/quick/notes.md $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) --readme README.md
 
 # Fig. 6: path tracking, six algorithms × 1, 2, 4 learners (profile `scaling`), then the report; one run at a time (its timings are the point), alone on the machine
 bench-fig6 *ARGS: setup

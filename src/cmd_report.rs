@@ -3,8 +3,9 @@
 
 use anyhow::Result;
 use clap::Args;
+use mpg_harness::report::load::GroupKey;
 use mpg_harness::report::table1::Goals;
-use mpg_harness::report::{InputProblem, Options, build};
+use mpg_harness::report::{Expected, InputProblem, Options, build};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -44,6 +45,11 @@ pub struct ReportArgs {
     /// `results`]
     #[arg(long, value_name = "NAME", requires = "readme")]
     readme_block: Option<String>,
+    /// The benchmark profile the runs belong to (a name under bench-configs/profiles/ or a
+    /// path): report.md lists the matrix's runs not yet here, by cell, and the README block says
+    /// how many cells are still incomplete
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<String>,
 }
 
 /// `--readme-block`'s default: NAME of an `--out` of the form `…/NAME/report`.
@@ -64,6 +70,27 @@ pub fn report(a: ReportArgs) -> Result<()> {
             return Err(crate::input_err!("{flag} {v}: must be a finite return"));
         }
     }
+    let expected = match &a.profile {
+        Some(p) => {
+            let profile = mpg_harness::bench::Profile::load(p)
+                .map_err(|e| crate::input_err!("--profile {p}: {e}"))?;
+            Some(Expected {
+                profile: p.clone(),
+                runs: mpg_harness::bench::cells(&profile)
+                    .into_iter()
+                    .map(|c| {
+                        let key = GroupKey {
+                            task: c.task,
+                            algo: c.algo,
+                            variant: c.variant,
+                        };
+                        (key, c.seed)
+                    })
+                    .collect(),
+            })
+        }
+        None => None,
+    };
     let out = a.out.clone();
     let summary = build(&Options {
         runs: a.runs,
@@ -80,6 +107,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
             .readme_block
             .clone()
             .unwrap_or_else(|| default_block(a.out.as_deref())),
+        expected,
     })
     .map_err(|e| match e.downcast::<InputProblem>() {
         Ok(p) => crate::input_err!("{p}"),

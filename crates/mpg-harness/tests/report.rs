@@ -317,6 +317,7 @@ fn options(root: &Path) -> Options {
         notes: None,
         readme: None,
         readme_block: "quick".into(),
+        expected: None,
     }
 }
 
@@ -612,6 +613,96 @@ fn staleness_is_pooled_per_cell_and_every_run_has_its_time() {
         "{md}"
     );
     assert!(its("path-tracking__td3__s0").contains("| 3.0 s |"), "{md}");
+}
+
+/// With the profile's matrix given, the report lists the cells still missing runs and the
+/// README block says how many there are; a complete matrix says so.
+#[test]
+fn an_incomplete_matrix_is_marked_cell_by_cell() {
+    use mpg_harness::report::Expected;
+    use mpg_harness::report::load::GroupKey;
+    let dir = tempfile::tempdir().unwrap();
+    let pt = |algo| GroupKey {
+        task: Task::PathTracking,
+        algo,
+        variant: None,
+    };
+    // the matrix: path-tracking TD3 and SAC, seeds 0–2; here: TD3 seeds 0 and 2, SAC none,
+    // and a run outside the matrix (TD3 seed 7)
+    for seed in [0, 2, 7] {
+        write_run(
+            dir.path(),
+            &spec(
+                Task::PathTracking,
+                Algo::Td3,
+                seed,
+                [-9.0, -8.0, -7.0],
+                [1.0, 2.0, 3.0],
+            ),
+        );
+    }
+    let expected = |algos: &[Algo]| Expected {
+        profile: "mine".into(),
+        runs: algos
+            .iter()
+            .flat_map(|&a| (0..3).map(move |s| (pt(a), s)))
+            .collect(),
+    };
+    let readme = dir.path().join("README.md");
+    std::fs::write(&readme, "# P\n").unwrap();
+    build(&Options {
+        expected: Some(expected(&[Algo::Td3, Algo::Sac])),
+        readme: Some(readme.clone()),
+        ..options(dir.path())
+    })
+    .unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    let sec = &md[md.find("## The matrix so far").expect("no section")..];
+    assert!(
+        sec.contains("The profile `mine` has 6 runs; present here: 2. 2 cells still miss runs"),
+        "{sec}"
+    );
+    assert!(
+        sec.contains("| Path tracking | TD3 | 2 of 3 | 1 |"),
+        "{sec}"
+    );
+    assert!(
+        sec.contains("| Path tracking | SAC | 0 of 3 | 0 1 2 |"),
+        "{sec}"
+    );
+    assert!(
+        sec.contains("1 runs here are not in the profile's matrix"),
+        "{sec}"
+    );
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(
+        text.contains(
+            "(3 complete runs in 1 cells of the matrix's 6; **2 cells are still incomplete**"
+        ),
+        "{text}"
+    );
+    // TD3 alone, seeds 0-2, is still missing seed 1; with seed 1 written it is complete
+    write_run(
+        dir.path(),
+        &spec(
+            Task::PathTracking,
+            Algo::Td3,
+            1,
+            [-9.0, -8.0, -7.0],
+            [1.0, 2.0, 3.0],
+        ),
+    );
+    build(&Options {
+        expected: Some(expected(&[Algo::Td3])),
+        readme: Some(readme.clone()),
+        ..options(dir.path())
+    })
+    .unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    assert!(md.contains("present here: 3, the whole matrix."), "{md}");
+    assert!(!md.contains("| TD3 | 3 of 3"), "{md}");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(text.contains("cells, the whole matrix of 3;"), "{text}");
 }
 
 #[test]

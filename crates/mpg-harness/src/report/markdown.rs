@@ -374,3 +374,53 @@ fn staleness(md: &mut String, groups: &BTreeMap<super::load::GroupKey, Vec<&Run>
         rows,
     );
 }
+
+/// "The matrix so far": the profile's cells with runs still missing (`--profile`).
+pub fn incomplete(
+    e: &super::Expected,
+    inc: &[(super::load::GroupKey, usize, Vec<u64>)],
+    loaded: &Loaded,
+) -> String {
+    let mut md = String::from("## The matrix so far\n\n");
+    let here = e.runs.len() - inc.iter().map(|(_, _, m)| m.len()).sum::<usize>();
+    let _ = writeln!(
+        md,
+        "The profile `{}` has {} runs; present here: {here}{}.\n",
+        e.profile,
+        e.runs.len(),
+        if inc.is_empty() {
+            ", the whole matrix".to_string()
+        } else {
+            format!(
+                ". {} cells still miss runs: their rows in Table I, the figures and the claims that read them will change as the runs come in",
+                inc.len()
+            )
+        }
+    );
+    let extra = loaded
+        .runs
+        .iter()
+        .filter(|r| !e.runs.iter().any(|(k, s)| *k == r.key && *s == r.seed()))
+        .count();
+    if extra > 0 {
+        let _ = writeln!(
+            md,
+            "{extra} runs here are not in the profile's matrix (another cell or seed); they are used like the others.\n"
+        );
+    }
+    if !inc.is_empty() {
+        table(
+            &mut md,
+            &["Task", "Algorithm", "Runs here", "Seeds to come"],
+            inc.iter().map(|(k, n, missing)| {
+                vec![
+                    task_label(k.task).to_string(),
+                    k.label(),
+                    format!("{n} of {}", n + missing.len()),
+                    seeds(missing),
+                ]
+            }),
+        );
+    }
+    md
+}

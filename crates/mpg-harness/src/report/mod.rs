@@ -36,6 +36,42 @@ pub struct Options {
     pub readme: Option<PathBuf>,
     /// The name of that block (`quick`, `paper`): one README holds several reports' blocks.
     pub readme_block: String,
+    /// The runs of the matrix these runs belong to (`--profile`): the report lists those not
+    /// yet here by cell, so that a matrix committed run by run reads as incomplete.
+    pub expected: Option<Expected>,
+}
+
+/// A benchmark profile's matrix as the report compares it with the runs found.
+pub struct Expected {
+    /// The profile as the user named it.
+    pub profile: String,
+    /// Every run of the matrix: its cell and seed.
+    pub runs: Vec<(GroupKey, u64)>,
+}
+
+impl Expected {
+    /// The cells with runs still missing, in the paper's order: (cell, runs here, seeds missing).
+    pub fn incomplete(&self, loaded: &load::Loaded) -> Vec<(GroupKey, usize, Vec<u64>)> {
+        let here: std::collections::BTreeSet<(GroupKey, u64)> = loaded
+            .runs
+            .iter()
+            .map(|r| (r.key.clone(), r.seed()))
+            .collect();
+        let mut by_cell: BTreeMap<GroupKey, (usize, Vec<u64>)> = BTreeMap::new();
+        for (key, seed) in &self.runs {
+            let e = by_cell.entry(key.clone()).or_default();
+            if here.contains(&(key.clone(), *seed)) {
+                e.0 += 1;
+            } else {
+                e.1.push(*seed);
+            }
+        }
+        by_cell
+            .into_iter()
+            .filter(|(_, (_, missing))| !missing.is_empty())
+            .map(|(k, (n, missing))| (k, n, missing))
+            .collect()
+    }
 }
 
 /// A problem with the input the user must fix (the CLI exits 2).
@@ -178,6 +214,15 @@ pub fn build(opts: &Options) -> Result<Summary> {
     let claims = claims::all(&t1, &groups, &fig6_groups, opts.goals);
     let iterations = loaded.runs.iter().map(|r| r.config.iterations).max();
     let mut md = markdown::report(&opts.runs, &loaded, &t1, &figs);
+    let incomplete = opts.expected.as_ref().map(|e| (e, e.incomplete(&loaded)));
+    if let Some((e, inc)) = &incomplete {
+        let section = markdown::incomplete(e, inc, &loaded);
+        // the matrix's state goes first, after the runs used
+        match md.find("## Missing or failed runs\n") {
+            Some(at) => md.insert_str(at, &section),
+            None => md += &section,
+        }
+    }
     let section = claims::markdown(&claims, loaded.runs.len(), iterations, notes.as_deref());
     // the claims go after Table I, before the figures
     match md.find("## Figures\n") {
@@ -214,6 +259,9 @@ pub fn build(opts: &Options) -> Result<Summary> {
             claims: &claims::summary_table(&claims, loaded.runs.len()),
             notes: notes_name.as_deref(),
             figures: &fig_files,
+            expected: incomplete
+                .as_ref()
+                .map(|(e, inc)| (e.runs.len(), inc.len())),
         });
         let text = std::fs::read_to_string(path).map_err(|e| {
             InputProblem(format!("--readme {}: cannot be read: {e}", path.display()))

@@ -48,6 +48,8 @@ pub struct Block<'a> {
     pub notes: Option<&'a str>,
     /// Figure files written, in the report's order.
     pub figures: &'a [String],
+    /// With `--profile`: the matrix's runs in all, and its cells with runs still missing.
+    pub expected: Option<(usize, usize)>,
 }
 
 pub fn block(b: &Block) -> String {
@@ -58,8 +60,16 @@ pub fn block(b: &Block) -> String {
     );
     let _ = writeln!(
         s,
-        "From [`{rep}/report.md`]({rep}/report.md) ({} complete runs in {} cells; every table and figure in one page: [`report.html`]({rep}/report.html)).\n",
-        b.runs, b.cells
+        "From [`{rep}/report.md`]({rep}/report.md) ({} complete runs in {} cells{}; every table and figure in one page: [`report.html`]({rep}/report.html)).\n",
+        b.runs,
+        b.cells,
+        match b.expected {
+            Some((all, 0)) => format!(", the whole matrix of {all}"),
+            Some((all, n)) => format!(
+                " of the matrix's {all}; **{n} cells are still incomplete** (listed in the report's \"The matrix so far\"): their rows and the verdicts that read them will change"
+            ),
+            None => String::new(),
+        }
     );
     for line in b.table1.lines() {
         match line.strip_prefix("### ") {
