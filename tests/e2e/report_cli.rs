@@ -87,6 +87,55 @@ fn report_out_inside_a_run_folder_exits_2() {
     );
 }
 
+/// `--profile` and `--readme-block` are checked before anything is written: an unknown profile
+/// and a block name that would break the README's markers exit 2 naming the flag.
+#[test]
+fn report_profile_and_readme_block_are_checked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let readme = dir.path().join("README.md");
+    std::fs::write(&readme, "# R\n").unwrap();
+    let out = dir.path().join("rep");
+    let r = runs.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    let m = readme.to_str().unwrap();
+    for (args, flag) in [
+        (
+            vec![
+                "report",
+                "--runs",
+                r,
+                "--out",
+                o,
+                "--profile",
+                "no-such-profile",
+            ],
+            "--profile no-such-profile",
+        ),
+        (
+            vec![
+                "report",
+                "--runs",
+                r,
+                "--out",
+                o,
+                "--readme",
+                m,
+                "--readme-block",
+                "a b",
+            ],
+            "--readme-block",
+        ),
+    ] {
+        let out_ = mpg(&args);
+        assert_eq!(out_.status.code(), Some(2), "{}", stderr(&out_));
+        assert!(stderr(&out_).contains(flag), "{}", stderr(&out_));
+        assert!(!out.exists(), "nothing written for {flag}");
+    }
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), "# R\n");
+}
+
 /// `mpg bench --collect DIR` without a profile: the finished run folders under --out, only
 /// their plain files (with `--train`, train.csv too); an unfinished one is left out; a second
 /// collection copies nothing; the usage errors exit 2.
