@@ -91,10 +91,12 @@ pub fn report(a: ReportArgs) -> Result<()> {
         }
         None => None,
     };
-    let out = a.out.clone();
+    let readme_block = a
+        .readme_block
+        .unwrap_or_else(|| default_block(a.out.as_deref()));
     let summary = build(&Options {
         runs: a.runs,
-        out,
+        out: a.out,
         require_complete: a.require_complete,
         goals: Goals {
             path_tracking: a.goal_path_tracking,
@@ -103,10 +105,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
         fig6_runs: a.fig6_runs,
         notes: a.notes,
         readme: a.readme.clone(),
-        readme_block: a
-            .readme_block
-            .clone()
-            .unwrap_or_else(|| default_block(a.out.as_deref())),
+        readme_block,
         expected,
     })
     .map_err(|e| match e.downcast::<InputProblem>() {

@@ -547,6 +547,20 @@ fn a_single_run_folder_reports_itself() {
     assert!(build(&options(&run)).unwrap().rejected.is_empty());
 }
 
+/// A finished path-tracking TD3 run with flat returns (a cell that only has to be there).
+fn write_td3(root: &Path, seed: u64) -> PathBuf {
+    write_run(
+        root,
+        &spec(
+            Task::PathTracking,
+            Algo::Td3,
+            seed,
+            [-9.0, -8.0, -7.0],
+            [1.0, 2.0, 3.0],
+        ),
+    )
+}
+
 /// The staleness section pools each cell's gradients.csv (every row, no warm-up dropped) and the
 /// wall-clock section lists every run's own time.
 #[test]
@@ -575,16 +589,7 @@ fn staleness_is_pooled_per_cell_and_every_run_has_its_time() {
     std::fs::write(runs[0].join("gradients.csv"), rows(&|k| k)).unwrap();
     std::fs::write(runs[1].join("gradients.csv"), rows(&|_| 30)).unwrap();
     // a cell without gradients.csv has no row
-    write_run(
-        dir.path(),
-        &spec(
-            Task::PathTracking,
-            Algo::Td3,
-            0,
-            [-9.0, -8.0, -7.0],
-            [1.0, 2.0, 3.0],
-        ),
-    );
+    write_td3(dir.path(), 0);
     build(&options(dir.path())).unwrap();
     let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
     let sec = &md[md
@@ -630,16 +635,7 @@ fn an_incomplete_matrix_is_marked_cell_by_cell() {
     // the matrix: path-tracking TD3 and SAC, seeds 0–2; here: TD3 seeds 0 and 2, SAC none,
     // and a run outside the matrix (TD3 seed 7)
     for seed in [0, 2, 7] {
-        write_run(
-            dir.path(),
-            &spec(
-                Task::PathTracking,
-                Algo::Td3,
-                seed,
-                [-9.0, -8.0, -7.0],
-                [1.0, 2.0, 3.0],
-            ),
-        );
+        write_td3(dir.path(), seed);
     }
     let expected = |algos: &[Algo]| Expected {
         profile: "mine".into(),
@@ -682,16 +678,7 @@ fn an_incomplete_matrix_is_marked_cell_by_cell() {
         "{text}"
     );
     // TD3 alone, seeds 0-2, is still missing seed 1; with seed 1 written it is complete
-    write_run(
-        dir.path(),
-        &spec(
-            Task::PathTracking,
-            Algo::Td3,
-            1,
-            [-9.0, -8.0, -7.0],
-            [1.0, 2.0, 3.0],
-        ),
-    );
+    write_td3(dir.path(), 1);
     build(&Options {
         expected: Some(expected(&[Algo::Td3])),
         readme: Some(readme.clone()),

@@ -376,11 +376,8 @@ fn staleness(md: &mut String, groups: &BTreeMap<super::load::GroupKey, Vec<&Run>
 }
 
 /// "The matrix so far": the profile's cells with runs still missing (`--profile`).
-pub fn incomplete(
-    e: &super::Expected,
-    inc: &[(super::load::GroupKey, usize, Vec<u64>)],
-    loaded: &Loaded,
-) -> String {
+pub fn incomplete(e: &super::Expected, p: &super::Progress) -> String {
+    let inc = &p.incomplete;
     let mut md = String::from("## The matrix so far\n\n");
     let here = e.runs.len() - inc.iter().map(|(_, _, m)| m.len()).sum::<usize>();
     let _ = writeln!(
@@ -397,15 +394,11 @@ pub fn incomplete(
             )
         }
     );
-    let extra = loaded
-        .runs
-        .iter()
-        .filter(|r| !e.runs.iter().any(|(k, s)| *k == r.key && *s == r.seed()))
-        .count();
-    if extra > 0 {
+    if p.outside > 0 {
         let _ = writeln!(
             md,
-            "{extra} runs here are not in the profile's matrix (another cell or seed); they are used like the others.\n"
+            "{} runs here are not in the profile's matrix (another cell or seed); they are used like the others.\n",
+            p.outside
         );
     }
     if !inc.is_empty() {

@@ -49,28 +49,39 @@ pub struct Expected {
     pub runs: Vec<(GroupKey, u64)>,
 }
 
-impl Expected {
+/// How far the runs found have got through an [`Expected`] matrix.
+pub struct Progress {
     /// The cells with runs still missing, in the paper's order: (cell, runs here, seeds missing).
-    pub fn incomplete(&self, loaded: &load::Loaded) -> Vec<(GroupKey, usize, Vec<u64>)> {
-        let here: std::collections::BTreeSet<(GroupKey, u64)> = loaded
-            .runs
-            .iter()
-            .map(|r| (r.key.clone(), r.seed()))
-            .collect();
+    pub incomplete: Vec<(GroupKey, usize, Vec<u64>)>,
+    /// Runs found that are not in the matrix (another cell or seed).
+    pub outside: usize,
+}
+
+impl Expected {
+    pub fn progress(&self, loaded: &load::Loaded) -> Progress {
+        use std::collections::BTreeSet;
+        let here: BTreeSet<(&GroupKey, u64)> =
+            loaded.runs.iter().map(|r| (&r.key, r.seed())).collect();
+        let wanted: BTreeSet<(&GroupKey, u64)> = self.runs.iter().map(|(k, s)| (k, *s)).collect();
         let mut by_cell: BTreeMap<GroupKey, (usize, Vec<u64>)> = BTreeMap::new();
         for (key, seed) in &self.runs {
             let e = by_cell.entry(key.clone()).or_default();
-            if here.contains(&(key.clone(), *seed)) {
+            if here.contains(&(key, *seed)) {
                 e.0 += 1;
             } else {
                 e.1.push(*seed);
             }
         }
-        by_cell
-            .into_iter()
-            .filter(|(_, (_, missing))| !missing.is_empty())
-            .map(|(k, (n, missing))| (k, n, missing))
-            .collect()
+        Progress {
+            incomplete: by_cell
+                .into_iter()
+                .filter(|(_, (_, missing))| !missing.is_empty())
+                .map(|(k, (n, missing))| (k, n, missing))
+                .collect(),
+            outside: (loaded.runs.iter())
+                .filter(|r| !wanted.contains(&(&r.key, r.seed())))
+                .count(),
+        }
     }
 }
 
@@ -214,9 +225,9 @@ pub fn build(opts: &Options) -> Result<Summary> {
     let claims = claims::all(&t1, &groups, &fig6_groups, opts.goals);
     let iterations = loaded.runs.iter().map(|r| r.config.iterations).max();
     let mut md = markdown::report(&opts.runs, &loaded, &t1, &figs);
-    let incomplete = opts.expected.as_ref().map(|e| (e, e.incomplete(&loaded)));
-    if let Some((e, inc)) = &incomplete {
-        let section = markdown::incomplete(e, inc, &loaded);
+    let progress = opts.expected.as_ref().map(|e| (e, e.progress(&loaded)));
+    if let Some((e, p)) = &progress {
+        let section = markdown::incomplete(e, p);
         // the matrix's state goes first, after the runs used
         match md.find("## Missing or failed runs\n") {
             Some(at) => md.insert_str(at, &section),
@@ -259,9 +270,9 @@ pub fn build(opts: &Options) -> Result<Summary> {
             claims: &claims::summary_table(&claims, loaded.runs.len()),
             notes: notes_name.as_deref(),
             figures: &fig_files,
-            expected: incomplete
+            expected: progress
                 .as_ref()
-                .map(|(e, inc)| (e.runs.len(), inc.len())),
+                .map(|(e, p)| (e.runs.len(), p.incomplete.len())),
         });
         let text = std::fs::read_to_string(path).map_err(|e| {
             InputProblem(format!("--readme {}: cannot be read: {e}", path.display()))
