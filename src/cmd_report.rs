@@ -50,6 +50,11 @@ pub struct ReportArgs {
     /// how many cells are still incomplete
     #[arg(long, value_name = "PROFILE")]
     profile: Option<String>,
+    /// Judge the paper's claims on these run folders too, by the same rules, and list their
+    /// verdicts beside (e.g. results/quick/runs, the 20 000-update reading, beside
+    /// results/paper/runs)
+    #[arg(long, value_name = "DIR")]
+    beside: Option<PathBuf>,
 }
 
 /// `--readme-block`'s default: NAME of an `--out` of the form `…/NAME/report`.
@@ -107,6 +112,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
         readme: a.readme.clone(),
         readme_block,
         expected,
+        beside: a.beside,
     })
     .map_err(|e| match e.downcast::<InputProblem>() {
         Ok(p) => crate::input_err!("{p}"),

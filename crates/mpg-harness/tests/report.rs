@@ -318,6 +318,7 @@ fn options(root: &Path) -> Options {
         readme: None,
         readme_block: "quick".into(),
         expected: None,
+        beside: None,
     }
 }
 
@@ -837,6 +838,104 @@ fn the_claims_follow_their_rules() {
     // TD3 now shares MPG's asymptote: MPG is still "the best" (ties count), TD3 converges at
     // 6 000 like MPG, and n-step ADP is still first and lowest
     assert_eq!(&v[1..3], ["supported", "supported"], "{md}");
+}
+
+/// `--beside`: the claims judged on another folder of runs by the same rules, in a last column
+/// marked where the verdict differs, with that rule as applied there under each claim; the
+/// README block's table carries the column too. A folder without runs is an input error.
+#[test]
+fn the_claims_are_judged_beside_another_reading() {
+    use Algo::*;
+    let write = |root: &Path, td3: [f64; 3]| {
+        for seed in [0, 1] {
+            for (algo, returns) in [
+                (MpgV1, [-500.0, -20.0, -10.0]),
+                (MpgV2, [-500.0, -20.0, -10.0]),
+                (Ndpg, [-500.0, -100.0, -20.0]),
+                (Nadp, [-500.0, -40.0, -200.0]),
+                (Td3, td3),
+                (Sac, [-500.0, -100.0, -50.0]),
+            ] {
+                write_run(
+                    root,
+                    &spec(Task::PathTracking, algo, seed, returns, [1.0, 2.0, 3.0]),
+                );
+            }
+        }
+    };
+    // here TD3 never reaches −30 (claim 1 supported); beside, it does at 3 000 like MPG
+    let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(here.path(), [-500.0, -100.0, -50.0]);
+    write(there.path(), [-500.0, -20.0, -10.0]);
+    let readme = here.path().join("README.md");
+    std::fs::write(&readme, "# x\n").unwrap();
+    let opts = Options {
+        beside: Some(there.path().to_path_buf()),
+        readme: Some(readme.clone()),
+        ..options(here.path())
+    };
+    build(&opts).unwrap();
+    let md = std::fs::read_to_string(here.path().join("report/report.md")).unwrap();
+    let row = |n: usize| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {n} | ")))
+            .unwrap_or_else(|| panic!("no claim {n} in {md}"))
+            .to_string()
+    };
+    assert!(
+        md.contains(&format!(
+            "| # | Claim | Verdict | Leave one run out | At 6000 iterations (`{}`) |",
+            there.path().display()
+        )),
+        "{md}"
+    );
+    assert!(
+        row(1).ends_with("| **supported** | holds | contradicted (differs) |"),
+        "{md}"
+    );
+    assert!(
+        row(3).ends_with("| **supported** | holds | supported |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "The last column judges the 12 runs under `{}` (at 6000 iterations)",
+            there.path().display()
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "At 6000 iterations (`{}`): **contradicted**, a different verdict. Rule as applied there: ",
+            there.path().display()
+        )),
+        "{md}"
+    );
+    assert!(md.contains("**supported**, the same."), "{md}");
+    let block = std::fs::read_to_string(&readme).unwrap();
+    assert!(block.contains(" contradicted (differs) |"), "{block}");
+
+    // without --beside the table has four columns, as before
+    build(&options(here.path())).unwrap();
+    let md = std::fs::read_to_string(here.path().join("report/report.md")).unwrap();
+    assert!(
+        md.contains("| # | Claim | Verdict | Leave one run out |\n|---|---|---|---|\n"),
+        "{md}"
+    );
+    assert!(!md.contains("(differs)"), "{md}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = build(&Options {
+        beside: Some(empty.path().to_path_buf()),
+        ..options(here.path())
+    })
+    .err()
+    .expect("an empty --beside folder is refused")
+    .to_string();
+    assert!(
+        err.starts_with("--beside: no complete run folder under"),
+        "{err}"
+    );
 }
 
 /// Claim 3: a cell that never improves on its first evaluation has not "converged first".

@@ -554,30 +554,72 @@ fn robustness(c: &Claim, runs: usize) -> (String, String) {
     }
 }
 
-/// The report's section: a summary table, each claim with its numbers, then `notes` (the
-/// hand-written reasons) when given.
-/// The claims' table: number, claim, verdict, leave-one-out robustness (report.md and the
-/// README's block).
-pub fn summary_table(claims: &[Claim], runs: usize) -> String {
-    let mut md = String::from("| # | Claim | Verdict | Leave one run out |\n|---|---|---|---|\n");
+/// The same rules applied to another reading of the matrix (`mpg report --beside`: the
+/// `quick` profile's 20 000-update runs beside the `paper` profile's 100 000), listed beside
+/// each verdict so that a verdict that changes with the runs' length shows in the table.
+pub struct Beside {
+    /// The folder as the user named it.
+    pub dir: String,
+    pub runs: usize,
+    /// The longest run's iterations there.
+    pub iterations: u64,
+    pub claims: Vec<Claim>,
+}
+
+impl Beside {
+    fn of(&self, c: &Claim) -> Option<&Claim> {
+        self.claims.iter().find(|b| b.number == c.number)
+    }
+
+    /// The verdict there, marked where it differs from `c`'s.
+    fn cell(&self, c: &Claim) -> String {
+        match self.of(c) {
+            None => "—".into(),
+            Some(b) if b.verdict == c.verdict => b.verdict.label().into(),
+            Some(b) => format!("{} (differs)", b.verdict.label()),
+        }
+    }
+}
+
+/// The claims' table: number, claim, verdict, leave-one-out robustness, and the verdict on the
+/// runs `beside` when given (report.md and the README's block).
+pub fn summary_table(claims: &[Claim], runs: usize, beside: Option<&Beside>) -> String {
+    let mut md = String::from("| # | Claim | Verdict | Leave one run out |");
+    match beside {
+        Some(b) => {
+            let _ = write!(
+                md,
+                " At {} iterations (`{}`) |\n|---|---|---|---|---|\n",
+                b.iterations, b.dir
+            );
+        }
+        None => md += "\n|---|---|---|---|\n",
+    }
     for c in claims {
         let (_, cell) = robustness(c, runs);
-        let _ = writeln!(
+        let _ = write!(
             md,
             "| {} | {} | **{}** | {cell} |",
             c.number,
             c.text,
             c.verdict.label()
         );
+        if let Some(b) = beside {
+            let _ = write!(md, " {} |", b.cell(c));
+        }
+        md += "\n";
     }
     md
 }
 
+/// The report's section: a summary table, each claim with its numbers (and its verdict on the
+/// runs `beside`), then `notes` (the hand-written reasons) when given.
 pub fn markdown(
     claims: &[Claim],
     runs: usize,
     iterations: Option<u64>,
     notes: Option<&str>,
+    beside: Option<&Beside>,
 ) -> String {
     let mut md = String::from("## The paper's claims\n\n");
     if let Some(n) = iterations {
@@ -586,8 +628,15 @@ pub fn markdown(
             "Judged on these runs as they stand, at {n} iterations; \"cannot tell\" where the runs do not decide it. The rules are in docs/report.md (\"The claims\").\n"
         );
     }
+    if let Some(b) = beside {
+        let _ = writeln!(
+            md,
+            "The last column judges the {} runs under `{}` (at {} iterations) by the same rules; under each claim, that verdict's rule as applied there.\n",
+            b.runs, b.dir, b.iterations
+        );
+    }
     let robust: Vec<(String, String)> = claims.iter().map(|c| robustness(c, runs)).collect();
-    md += &summary_table(claims, runs);
+    md += &summary_table(claims, runs, beside);
     md += "\n";
     for (c, (line, _)) in claims.iter().zip(&robust) {
         let _ = writeln!(md, "### Claim {}: {}\n", c.number, c.verdict.label());
@@ -596,6 +645,21 @@ pub fn markdown(
             let _ = writeln!(md, "- {n}");
         }
         let _ = writeln!(md, "\nLeave one run out: {line}.");
+        if let Some((b, there)) = beside.and_then(|b| Some((b, b.of(c)?))) {
+            let _ = writeln!(
+                md,
+                "\nAt {} iterations (`{}`): **{}**{}. Rule as applied there: {}.",
+                b.iterations,
+                b.dir,
+                there.verdict.label(),
+                if there.verdict == c.verdict {
+                    ", the same"
+                } else {
+                    ", a different verdict"
+                },
+                there.reason
+            );
+        }
         md += "\n";
     }
     if let Some(notes) = notes {

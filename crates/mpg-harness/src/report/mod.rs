@@ -39,6 +39,9 @@ pub struct Options {
     /// The runs of the matrix these runs belong to (`--profile`): the report lists those not
     /// yet here by cell, so that a matrix committed run by run reads as incomplete.
     pub expected: Option<Expected>,
+    /// Another reading of the matrix (the `quick` profile's shorter runs): its claims are
+    /// judged by the same rules and their verdicts listed beside these.
+    pub beside: Option<PathBuf>,
 }
 
 /// A benchmark profile's matrix as the report compares it with the runs found.
@@ -154,6 +157,18 @@ pub fn build(opts: &Options) -> Result<Summary> {
         ))
         .into());
     }
+    let beside_loaded = opts.beside.as_ref().map(|d| load_runs(d, &out));
+    if let (Some(d), Some(l)) = (&opts.beside, &beside_loaded) {
+        refuse_conflicts("--beside", d, l)?;
+        if l.runs.is_empty() {
+            return Err(InputProblem(format!(
+                "--beside: no complete run folder under {}{}",
+                d.display(),
+                listing(&l.rejected)
+            ))
+            .into());
+        }
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let groups = loaded.groups();
     // one colour per (algorithm, variant) across all figures; palette index 7 (grey) is the
@@ -224,6 +239,24 @@ pub fn build(opts: &Options) -> Result<Summary> {
     let figs = figures::all(&out, &groups, &fig6_groups, &color)?;
     let claims = claims::all(&t1, &groups, &fig6_groups, opts.goals);
     let iterations = loaded.runs.iter().map(|r| r.config.iterations).max();
+    let beside = match (&opts.beside, &beside_loaded) {
+        (Some(d), Some(l)) => {
+            let g = l.groups();
+            // claim 5 reads --fig6-runs for both readings when given, else each its own runs
+            let fig6 = if opts.fig6_runs.is_some() {
+                &fig6_groups
+            } else {
+                &g
+            };
+            Some(claims::Beside {
+                dir: d.display().to_string(),
+                runs: l.runs.len(),
+                iterations: (l.runs.iter().map(|r| r.config.iterations).max()).unwrap_or(0),
+                claims: claims::all(&table1::compute(&g, opts.goals), &g, fig6, opts.goals),
+            })
+        }
+        _ => None,
+    };
     let mut md = markdown::report(&opts.runs, &loaded, &t1, &figs);
     let progress = opts.expected.as_ref().map(|e| (e, e.progress(&loaded)));
     if let Some((e, p)) = &progress {
@@ -234,7 +267,13 @@ pub fn build(opts: &Options) -> Result<Summary> {
             None => md += &section,
         }
     }
-    let section = claims::markdown(&claims, loaded.runs.len(), iterations, notes.as_deref());
+    let section = claims::markdown(
+        &claims,
+        loaded.runs.len(),
+        iterations,
+        notes.as_deref(),
+        beside.as_ref(),
+    );
     // the claims go after Table I, before the figures
     match md.find("## Figures\n") {
         Some(at) => md.insert_str(at, &section),
@@ -267,7 +306,7 @@ pub fn build(opts: &Options) -> Result<Summary> {
             runs: loaded.runs.len(),
             cells: groups.len(),
             table1: &t1.markdown(),
-            claims: &claims::summary_table(&claims, loaded.runs.len()),
+            claims: &claims::summary_table(&claims, loaded.runs.len(), beside.as_ref()),
             notes: notes_name.as_deref(),
             figures: &fig_files,
             expected: progress
