@@ -371,10 +371,30 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// A bar on a terminal; otherwise one line per change of the counts or per event.
+/// Without a terminal (a log file, a batch job), the counts and the ETA are printed again
+/// after this long even when nothing else changed: a matrix's first cells can run for more
+/// than an hour, and a reader of the log should see that it is alive and how far it has got.
+const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A bar on a terminal; otherwise one line per change of the counts, per event, and at least
+/// one per [`LOG_EVERY`].
 struct Display {
     bar: Option<ProgressBar>,
-    last: Option<Counts>,
+    last: Option<(Counts, std::time::Instant)>,
+}
+
+/// Whether a log line is due: the counts (the ETA aside) changed since the last line, or that
+/// line is older than `every`.
+fn log_due(
+    last: Option<&(Counts, std::time::Instant)>,
+    key: &Counts,
+    now: std::time::Instant,
+    every: std::time::Duration,
+) -> bool {
+    match last {
+        None => true,
+        Some((k, at)) => k != key || now.duration_since(*at) >= every,
+    }
 }
 
 impl Display {
@@ -407,13 +427,14 @@ impl Display {
                     eta_s: None,
                     ..c.clone()
                 };
+                let now = std::time::Instant::now();
                 if let Some(l) = line {
                     eprintln!("{l}");
-                } else if self.last.as_ref() == Some(&key) {
+                } else if !log_due(self.last.as_ref(), &key, now, LOG_EVERY) {
                     return;
                 }
                 eprintln!("{}", c.line());
-                self.last = Some(key);
+                self.last = Some((key, now));
             }
         }
     }
@@ -441,5 +462,40 @@ impl Observer for Display {
 
     fn tick(&mut self, c: &Counts) {
         self.show(c, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Counts, log_due};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_log_line_is_due_on_a_change_or_after_the_interval() {
+        let every = Duration::from_secs(600);
+        let t0 = Instant::now();
+        let a = Counts {
+            total: 4,
+            running: 2,
+            pending: 2,
+            ..Counts::default()
+        };
+        assert!(log_due(None, &a, t0, every));
+        let last = (a.clone(), t0);
+        // the same counts: quiet until the interval has passed
+        assert!(!log_due(
+            Some(&last),
+            &a,
+            t0 + Duration::from_secs(599),
+            every
+        ));
+        assert!(log_due(Some(&last), &a, t0 + every, every));
+        // a change is printed at once
+        let b = Counts {
+            finished: 1,
+            running: 1,
+            ..a.clone()
+        };
+        assert!(log_due(Some(&last), &b, t0 + Duration::from_secs(1), every));
     }
 }
