@@ -84,8 +84,27 @@ fn sleep_not_spin() {
     let _ = cmd.exec();
 }
 
+/// A reader that stops early (`mpg bench --list | head -3`) closes the pipe, and Rust's
+/// `println!` then panics ("failed printing to stdout: Broken pipe"): exit 101 and a panic
+/// message for what `head` and every Unix tool treat as the normal end of a reader. The printed
+/// lines are summaries and listings; the files a command writes never depend on them (they are
+/// written atomically before the summary, or by child processes). So that one panic ends the
+/// program quietly with success, as `grep` or `ripgrep` do; every other panic is reported as
+/// before.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload_as_str().unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
+}
+
 fn main() -> ExitCode {
     sleep_not_spin();
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Env(c) => cmd_env::run(c),
