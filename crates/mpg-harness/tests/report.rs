@@ -763,34 +763,37 @@ fn a_committed_copy_without_train_csv_and_status_reports_like_the_run() {
     );
 }
 
+/// Path tracking, seeds 0 and 1 of every algorithm, with TD3's returns given. Smoothed
+/// (0.2·prev + 0.8·v): MPG −500, −116, −31.2; n-step DPG s0 −500, −180, −52 and s1 −500, −180,
+/// −56; SAC −500, −180, −76; n-step ADP −500, −132, −186.4 (best at 3 000).
+fn claims_matrix(root: &Path, td3: [f64; 3]) {
+    use Algo::*;
+    for seed in [0, 1] {
+        for (algo, returns) in [
+            (MpgV1, [-500.0, -20.0, -10.0]),
+            (MpgV2, [-500.0, -20.0, -10.0]),
+            (
+                Ndpg,
+                [-500.0, -100.0, if seed == 0 { -20.0 } else { -25.0 }],
+            ),
+            (Nadp, [-500.0, -40.0, -200.0]),
+            (Td3, td3),
+            (Sac, [-500.0, -100.0, -50.0]),
+        ] {
+            write_run(
+                root,
+                &spec(Task::PathTracking, algo, seed, returns, [1.0, 2.0, 3.0]),
+            );
+        }
+    }
+}
+
 /// The claims section judges each claim by its rule (docs/report.md): claims 1–3 supported on a
 /// matrix built so, claim 4 "cannot tell" without pendulum runs, and claim 1 contradicted once
 /// TD3 reaches the goal as early as MPG.
 #[test]
 fn the_claims_follow_their_rules() {
-    use Algo::*;
-    // smoothed (0.2·prev + 0.8·v): MPG −500, −116, −31.2; n-step DPG s0 −500, −180, −52 and s1
-    // −500, −180, −56; TD3/SAC −500, −180, −76; n-step ADP −500, −132, −186.4 (best at 3 000)
-    let write = |root: &Path, td3: [f64; 3]| {
-        for seed in [0, 1] {
-            for (algo, returns) in [
-                (MpgV1, [-500.0, -20.0, -10.0]),
-                (MpgV2, [-500.0, -20.0, -10.0]),
-                (
-                    Ndpg,
-                    [-500.0, -100.0, if seed == 0 { -20.0 } else { -25.0 }],
-                ),
-                (Nadp, [-500.0, -40.0, -200.0]),
-                (Td3, td3),
-                (Sac, [-500.0, -100.0, -50.0]),
-            ] {
-                write_run(
-                    root,
-                    &spec(Task::PathTracking, algo, seed, returns, [1.0, 2.0, 3.0]),
-                );
-            }
-        }
-    };
+    let write = claims_matrix;
     let claims = |root: &Path| {
         build(&options(root)).unwrap();
         let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
@@ -845,24 +848,7 @@ fn the_claims_follow_their_rules() {
 /// README block's table carries the column too. A folder without runs is an input error.
 #[test]
 fn the_claims_are_judged_beside_another_reading() {
-    use Algo::*;
-    let write = |root: &Path, td3: [f64; 3]| {
-        for seed in [0, 1] {
-            for (algo, returns) in [
-                (MpgV1, [-500.0, -20.0, -10.0]),
-                (MpgV2, [-500.0, -20.0, -10.0]),
-                (Ndpg, [-500.0, -100.0, -20.0]),
-                (Nadp, [-500.0, -40.0, -200.0]),
-                (Td3, td3),
-                (Sac, [-500.0, -100.0, -50.0]),
-            ] {
-                write_run(
-                    root,
-                    &spec(Task::PathTracking, algo, seed, returns, [1.0, 2.0, 3.0]),
-                );
-            }
-        }
-    };
+    let write = claims_matrix;
     // here TD3 never reaches −30 (claim 1 supported); beside, it does at 3 000 like MPG
     let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     write(here.path(), [-500.0, -100.0, -50.0]);
