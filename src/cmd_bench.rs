@@ -141,13 +141,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     };
     let chosen = select::select(&all, selection).map_err(input)?;
     if a.list {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
+        // a closed pipe (`--list | head`) ends the listing quietly: main's quiet_on_broken_pipe
         for c in &chosen {
-            // A closed pipe (`--list | head`) just ends the listing.
-            if writeln!(stdout, "{}\t{}", c.index, c.name()).is_err() {
-                break;
-            }
+            println!("{}\t{}", c.index, c.name());
         }
         return Ok(());
     }

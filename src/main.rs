@@ -84,8 +84,8 @@ fn sleep_not_spin() {
     let _ = cmd.exec();
 }
 
-/// A reader that stops early (`mpg bench --list | head -3`) closes the pipe, and Rust's
-/// `println!` then panics ("failed printing to stdout: Broken pipe"): exit 101 and a panic
+/// A reader that stops early (`mpg config … | head -3`, `mpg bench --list | head`) closes the
+/// pipe, and Rust's `println!` then panics ("failed printing to stdout: Broken pipe"): exit 101 and a panic
 /// message for what `head` and every Unix tool treat as the normal end of a reader. The printed
 /// lines are summaries and listings; the files a command writes never depend on them (they are
 /// written atomically before the summary, or by child processes). So that one panic ends the

@@ -205,27 +205,32 @@ fn limited(args: &[&str], secs: u32) -> Output {
         .expect("run prlimit/timeout (util-linux, coreutils)")
 }
 
+/// `mpg config … | head`, `mpg bench --list | head`: a reader that has closed the pipe ends the
+/// output quietly with success, not with a panic (exit 101). The pipe's read end is closed
+/// before the start, so the first line already meets a broken pipe.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    for args in [
+        &["config", "--algo", "td3", "--task", "inverted-pendulum"][..],
+        &["bench", "--profile", "smoke", "--list"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpg"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run mpg");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 /// Every size argument is bounded by the limit its --help documents: exit 2 naming the
 /// argument and the range, at once. Before: `model-error --horizon 2^64-1` and `eval --episodes
 /// 100000000` panicked (101), `env check --samples 1000000000` and `model-error --samples
 /// 100000000` grew past 9 GB, and `env check --samples 0` passed after checking nothing.
-/// `mpg config … | head`: a reader that has closed the pipe ends the listing quietly with success, not
-/// with a panic (exit 101). The pipe's read end is closed before the start, so the first line
-/// already meets a broken pipe.
-#[test]
-fn a_closed_stdout_ends_the_output_quietly() {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mpg"))
-        .args(["config", "--algo", "td3", "--task", "inverted-pendulum"])
-        .stdout(writer)
-        .output()
-        .expect("run mpg");
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
 #[test]
 fn size_arguments_are_bounded_and_zero_is_refused() {
     let d = tempfile::tempdir().unwrap();

@@ -151,6 +151,11 @@ impl Loaded {
         }
         g
     }
+
+    /// The longest run's iterations (`None` without runs).
+    pub fn iterations(&self) -> Option<u64> {
+        self.runs.iter().map(|r| r.config.iterations).max()
+    }
 }
 
 /// Whether `dir` holds any of a run's marker files (config.toml, eval.csv, status).

@@ -238,7 +238,7 @@ pub fn build(opts: &Options) -> Result<Summary> {
         };
     let figs = figures::all(&out, &groups, &fig6_groups, &color)?;
     let claims = claims::all(&t1, &groups, &fig6_groups, opts.goals);
-    let iterations = loaded.runs.iter().map(|r| r.config.iterations).max();
+    let iterations = loaded.iterations();
     let beside = match (&opts.beside, &beside_loaded) {
         (Some(d), Some(l)) => {
             let g = l.groups();
@@ -251,7 +251,7 @@ pub fn build(opts: &Options) -> Result<Summary> {
             Some(claims::Beside {
                 dir: d.display().to_string(),
                 runs: l.runs.len(),
-                iterations: (l.runs.iter().map(|r| r.config.iterations).max()).unwrap_or(0),
+                iterations: l.iterations().unwrap_or(0),
                 claims: claims::all(&table1::compute(&g, opts.goals), &g, fig6, opts.goals),
             })
         }
