@@ -1,7 +1,9 @@
 //! `mpg env …`: the simulators (and, with `--model`, the prior models) on users' data.
 
 use crate::input_err;
-use crate::table_io::{check_memory, check_size, is_stdout, read_obs_act, say, write_atomic};
+use crate::table_io::{
+    check_memory, check_output, check_size, is_stdout, read_obs_act, say, write_atomic,
+};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use mpg_envs::policy::FixedPolicy;
@@ -163,6 +165,7 @@ fn header(obs_dim: usize, act_dim: usize, with_agent: bool) -> Vec<String> {
 fn step(a: StepArgs) -> Result<()> {
     let spec = a.task.spec();
     let (od, ad) = (spec.obs_dim, spec.act_dim);
+    check_output("--output", &a.output)?;
     let table = read_obs_act(&a.input, &a.task.to_string(), od, ad)?;
     let n = table.rows;
     let (rew, done, next) = if a.model {
@@ -353,6 +356,12 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     check_size("--threads", a.threads, MAX_THREADS)?;
     if let Some(steps) = a.steps {
         check_size("--steps", steps, MAX_STEPS)?;
+    }
+    if let Some(path) = &a.output {
+        check_output("--output", path)?;
+    }
+    if let Some(path) = &a.plot {
+        check_output("--plot", path)?;
     }
     let (task, policy, label) = pick_policy(a.task, a.policy, a.run.as_deref())?;
     let spec = task.spec();

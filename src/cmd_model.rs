@@ -1,6 +1,6 @@
 //! `mpg model-error`: how far the prior model's rollouts drift from the simulator's.
 
-use crate::table_io::{check_size, is_stdout, say, write_atomic};
+use crate::table_io::{check_output, check_size, is_stdout, say, write_atomic};
 use anyhow::Result;
 use clap::Args;
 use mpg_envs::Task;
@@ -40,6 +40,9 @@ pub struct ModelErrorArgs {
 pub fn run(a: ModelErrorArgs) -> Result<()> {
     check_size("--horizon", a.horizon, MAX_HORIZON)?;
     check_size("--samples", a.samples, MAX_SAMPLES)?;
+    if let Some(path) = &a.output {
+        check_output("--output", path)?;
+    }
     let (task, policy, label) = crate::cmd_env::pick_policy(a.task, a.policy, a.run.as_deref())?;
     let cfg = ModelErrorConfig {
         task,

@@ -182,6 +182,13 @@ pub fn say(data_on_stdout: bool, line: std::fmt::Arguments) {
     }
 }
 
+/// Refuse, before any work, an output `flag` names that cannot be written (a folder, a
+/// missing or read-only parent folder): exit 2, naming the flag and the path
+/// (docs/reliability.md, "Outputs").
+pub fn check_output(flag: &str, path: &Path) -> Result<()> {
+    mpg_runner::output::check_writable(path).map_err(|e| input_err!("{flag}: {e:#}"))
+}
+
 /// Write an output file whole or not at all, never replacing what is not a regular file
 /// (`mpg_runner::output`: a symlink's target is written, a FIFO or device is streamed).
 pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {

@@ -5,6 +5,7 @@
 use super::{golden, mpg, stderr};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, symlink};
+use std::path::Path;
 use std::process::Output;
 
 fn stdout(o: &Output) -> String {
@@ -157,6 +158,49 @@ fn an_output_device_is_written_in_place() {
             "{args:?}: /dev/null was replaced"
         );
     }
+}
+
+/// An output that cannot be written (a folder, a missing parent folder) is refused before
+/// the work: exit 2 naming the flag and the path, nothing printed on stdout (the summary is
+/// printed only after the work; before, the work ran and the write then failed, exit 1).
+#[test]
+fn an_unwritable_output_is_refused_before_the_work() {
+    let d = tempfile::tempdir().unwrap();
+    let folder = d.path().to_str().unwrap().to_string();
+    let missing = d.path().join("no/such/out.csv");
+    let missing = missing.to_str().unwrap().to_string();
+    let mut cases: Vec<(Vec<String>, &str, String)> = Vec::new();
+    for out in [&folder, &missing] {
+        for (args, _) in writers(out) {
+            cases.push((args, "--output", out.clone()));
+        }
+    }
+    let plot = [
+        "env",
+        "rollout",
+        "--task",
+        "inverted-pendulum",
+        "--steps",
+        "3",
+        "--plot",
+        &folder,
+    ];
+    cases.push((
+        plot.iter().map(|x| x.to_string()).collect(),
+        "--plot",
+        folder.clone(),
+    ));
+    for (args, flag, out) in cases {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{flag}: ")) && err.contains(&out),
+            "{args:?}: {err}"
+        );
+        assert_eq!(stdout(&o), "", "{args:?}: the work ran before the refusal");
+    }
+    assert!(!Path::new(&missing).exists());
 }
 
 /// `--output -`: the CSV alone on standard output (the summary goes to standard error), and

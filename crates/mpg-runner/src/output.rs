@@ -12,6 +12,9 @@
 //!   renamed over;
 //! - a folder is refused, naming it.
 //!
+//! [`check_writable`] asks the same questions before any work is done, so that a command
+//! whose output cannot be written is refused at once, not after a long computation.
+//!
 //! Every error names the path it concerns.
 
 use anyhow::{Context, Result, bail};
@@ -99,6 +102,36 @@ pub fn write_output(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
     Ok(())
 }
 
+/// Whether [`write_output`] could write `path`, asked before the work that fills it: a folder
+/// is refused, and a file to be created or replaced needs a folder that takes a new file (a
+/// temporary one is made there and removed). A FIFO or device is not opened (opening a FIFO
+/// would wait for its reader). Nothing is left behind.
+pub fn check_writable(path: &Path) -> Result<()> {
+    match classify(path)? {
+        Dest::Stdout | Dest::Stream(_) => Ok(()),
+        Dest::Replace { path: p, .. } => {
+            let dir = folder_of(&p);
+            tempfile::NamedTempFile::new_in(&dir)
+                .map(drop)
+                .with_context(|| {
+                    format!(
+                        "cannot write {}: cannot create a file in {}",
+                        p.display(),
+                        dir.display()
+                    )
+                })
+        }
+    }
+}
+
+/// The folder a file is written in (`.` for a bare name).
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// [`write_output`] of a byte string.
 pub fn write_output_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_output(path, |w| Ok(w.write_all(bytes)?))
@@ -107,10 +140,7 @@ pub fn write_output_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Temporary file in `path`'s folder, filled, synced, given `mode`, renamed over `path`; the
 /// folder is synced so the rename itself survives a crash.
 fn replace(path: &Path, mode: u32, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(path);
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| {
         format!(
             "cannot write {}: cannot create a file in {}",
@@ -238,6 +268,36 @@ mod tests {
         let p = d.path().join("no/such/dir/out.csv");
         let e = write_output_bytes(&p, b"x").unwrap_err();
         assert!(format!("{e:#}").contains("out.csv"), "{e:#}");
+    }
+
+    #[test]
+    fn check_writable_asks_what_write_output_would_refuse_and_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        // A folder, a missing parent: refused, naming the path, as write_output refuses them.
+        let e = check_writable(d.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("is a folder"), "{e:#}");
+        let p = d.path().join("no/such/dir/out.csv");
+        let e = check_writable(&p).unwrap_err();
+        assert!(format!("{e:#}").contains("out.csv"), "{e:#}");
+        // A new file, an existing one, a link to a missing target, `-`, a device: accepted.
+        let new = d.path().join("new.csv");
+        check_writable(&new).unwrap();
+        let old = d.path().join("old.csv");
+        fs::write(&old, "old").unwrap();
+        check_writable(&old).unwrap();
+        let link = d.path().join("link.csv");
+        symlink(d.path().join("target.csv"), &link).unwrap();
+        check_writable(&link).unwrap();
+        check_writable(Path::new("-")).unwrap();
+        check_writable(Path::new("/dev/null")).unwrap();
+        // Nothing is created or changed: the old file is whole, no temporary file stays.
+        assert_eq!(read(&old), "old");
+        let mut left: Vec<String> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["link.csv", "old.csv"]);
     }
 
     #[test]
