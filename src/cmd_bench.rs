@@ -298,6 +298,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             write_first,
             total: c.iterations,
             done_before,
+            weight: estimate::update_weight(configs[c.index].algo),
         });
     }
     eprintln!(

@@ -15,6 +15,7 @@
 
 use super::Cell;
 use anyhow::{Context, Result};
+use mpg_algos::Algo;
 use mpg_runner::config::TrainerKind;
 use mpg_runner::evaluator::Evaluation;
 use mpg_runner::sync::Progress;
@@ -40,6 +41,23 @@ impl Cost {
         let evals = remaining.div_ceil(cfg.eval.interval) + u64::from(fresh);
         let start = if fresh { self.start_s } else { 0.0 };
         start + remaining as f64 * self.per_update_s + evals as f64 * self.per_eval_s
+    }
+}
+
+/// What one update of `algo` costs beside the other algorithms' updates, for the running
+/// bench's ETA (`scheduler::eta_s`; a calibration would cost minutes before the job starts,
+/// and the ratios between the algorithms carry across machines far better than the times).
+/// Milliseconds per update of the `paper` profile's runs, two at a time on a 2-core AMD EPYC
+/// (Zen 4), from `results/paper/report` ("Every run's training time"); the two tasks cost
+/// the same within a few per cent.
+pub fn update_weight(algo: Algo) -> f64 {
+    match algo {
+        Algo::Nadp => 47.0,
+        Algo::MpgV2 => 20.0,
+        Algo::MpgV1 => 17.0,
+        Algo::Sac => 8.2,
+        Algo::Td3 => 6.5,
+        Algo::Ndpg => 6.2,
     }
 }
 
@@ -223,7 +241,6 @@ pub fn estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mpg_algos::Algo;
     use mpg_envs::Task;
 
     #[test]

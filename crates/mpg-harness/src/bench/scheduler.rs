@@ -136,6 +136,10 @@ pub struct Job {
     /// Iterations of the run, and those done before this invocation (for the ETA).
     pub total: u64,
     pub done_before: u64,
+    /// What one of its iterations costs beside the other jobs' (`estimate::update_weight`):
+    /// the ETA counts work in these units, so that a matrix whose algorithms differ eight-fold
+    /// in cost per update is not estimated at the rate of whichever cells ran first.
+    pub weight: f64,
 }
 
 /// The state of the whole selection, for the display.
@@ -152,7 +156,7 @@ pub struct Counts {
     pub interrupted: usize,
     pub running: usize,
     pub pending: usize,
-    /// Seconds left at the iteration rate of this invocation so far.
+    /// Seconds left at the rate of this invocation so far ([`eta_s`]).
     pub eta_s: Option<f64>,
 }
 
@@ -176,6 +180,15 @@ impl Counts {
         s += &format!(" · ETA {}", self.eta_s.map_or("—".into(), hms));
         s
     }
+}
+
+/// Seconds left: the work still to do at the rate of the work done so far in `elapsed_s`,
+/// work being iterations × the job's weight (`(iterations, weight)` pairs); `None` before
+/// any is done.
+pub fn eta_s(done: &[(u64, f64)], left: &[(u64, f64)], elapsed_s: f64) -> Option<f64> {
+    let work = |v: &[(u64, f64)]| v.iter().map(|&(n, w)| n as f64 * w).sum::<f64>();
+    let rate = work(done) / elapsed_s.max(1e-3);
+    (rate > 0.0).then(|| work(left) / rate)
 }
 
 /// `1h02m`, `4m05s`, `12s`.
@@ -249,7 +262,8 @@ pub fn run(
     let mut running: Vec<Running> = Vec::new();
     let mut failures = Vec::new();
     let mut forwarded = 0;
-    let mut progressed_done: u64 = 0; // iterations of runs that ended in this invocation
+    // (iterations, weight) of the runs that ended in this invocation
+    let mut progressed_done: Vec<(u64, f64)> = Vec::new();
     let mut last_tick = Instant::now() - Duration::from_secs(10);
     counts.pending = pending.len();
     loop {
@@ -316,9 +330,12 @@ pub fn run(
             };
             let r = running.swap_remove(i);
             counts.running -= 1;
-            progressed_done += last_iteration(&r.job.dir.train_csv())
-                .max(r.done)
-                .saturating_sub(r.job.done_before);
+            progressed_done.push((
+                last_iteration(&r.job.dir.train_csv())
+                    .max(r.done)
+                    .saturating_sub(r.job.done_before),
+                r.job.weight,
+            ));
             let event = match status {
                 Ok(status) => classify(&r, status, sig > 0),
                 Err(why) => Event::Failed {
@@ -348,18 +365,17 @@ pub fn run(
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
-            let mut progressed = progressed_done;
-            let mut remaining: u64 = pending
+            let mut progressed = progressed_done.clone();
+            let mut remaining: Vec<(u64, f64)> = pending
                 .iter()
-                .map(|j| j.total - j.done_before.min(j.total))
-                .sum();
+                .map(|j| (j.total - j.done_before.min(j.total), j.weight))
+                .collect();
             for r in &mut running {
                 r.done = last_iteration(&r.job.dir.train_csv()).max(r.done);
-                progressed += r.done.saturating_sub(r.job.done_before);
-                remaining += r.job.total.saturating_sub(r.done);
+                progressed.push((r.done.saturating_sub(r.job.done_before), r.job.weight));
+                remaining.push((r.job.total.saturating_sub(r.done), r.job.weight));
             }
-            let rate = progressed as f64 / t0.elapsed().as_secs_f64().max(1e-3);
-            counts.eta_s = (rate > 0.0).then(|| remaining as f64 / rate);
+            counts.eta_s = eta_s(&progressed, &remaining, t0.elapsed().as_secs_f64());
             obs.tick(&counts);
         }
         std::thread::sleep(Duration::from_millis(100));

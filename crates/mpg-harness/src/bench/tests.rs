@@ -384,6 +384,7 @@ fn sh_job(root: &Path, name: &str, script: &str) -> Job {
         write_first: None,
         total: 10,
         done_before: 0,
+        weight: 1.0,
     }
 }
 
@@ -685,4 +686,23 @@ fn a_locked_folder_is_left_untouched() {
     );
     assert_eq!(s.counts.finished, 1);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "ours\n");
+}
+
+/// The ETA counts work, not iterations: after 1 000 n-step ADP updates in 100 s, 1 000 n-step
+/// DPG updates are about 13 s away, not 100 s (an iteration rate would say 100 s, and after a
+/// matrix's short cells it would put its n-step ADP cells eight times too near).
+#[test]
+fn the_eta_weighs_each_cells_iterations_by_its_cost() {
+    use super::estimate::update_weight;
+    use mpg_algos::Algo;
+    let (nadp, ndpg) = (update_weight(Algo::Nadp), update_weight(Algo::Ndpg));
+    assert!(nadp > 5.0 * ndpg, "n-step ADP's updates cost most");
+    let eta = scheduler::eta_s(&[(1000, nadp)], &[(1000, ndpg)], 100.0).unwrap();
+    assert!((eta - 100.0 * ndpg / nadp).abs() < 1e-9, "{eta}");
+    let eta = scheduler::eta_s(&[(1000, ndpg)], &[(1000, nadp)], 100.0).unwrap();
+    assert!((eta - 100.0 * nadp / ndpg).abs() < 1e-9, "{eta}");
+    // Work of several jobs adds up; nothing done yet: no estimate.
+    let eta = scheduler::eta_s(&[(500, 2.0), (500, 2.0)], &[(100, 2.0), (300, 1.0)], 10.0);
+    assert_eq!(eta, Some(2.5));
+    assert_eq!(scheduler::eta_s(&[(0, nadp)], &[(1000, nadp)], 5.0), None);
 }
