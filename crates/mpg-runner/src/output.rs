@@ -109,27 +109,25 @@ pub fn write_output(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
 pub fn check_writable(path: &Path) -> Result<()> {
     match classify(path)? {
         Dest::Stdout | Dest::Stream(_) => Ok(()),
-        Dest::Replace { path: p, .. } => {
-            let dir = folder_of(&p);
-            tempfile::NamedTempFile::new_in(&dir)
-                .map(drop)
-                .with_context(|| {
-                    format!(
-                        "cannot write {}: cannot create a file in {}",
-                        p.display(),
-                        dir.display()
-                    )
-                })
-        }
+        Dest::Replace { path: p, .. } => temp_beside(&p).map(drop),
     }
 }
 
-/// The folder a file is written in (`.` for a bare name).
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
+/// A new temporary file in the folder `path` is written in (`.` for a bare name), and that
+/// folder; the error names both.
+fn temp_beside(path: &Path) -> Result<(tempfile::NamedTempFile, PathBuf)> {
+    let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
-    }
+    };
+    let tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| {
+        format!(
+            "cannot write {}: cannot create a file in {}",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    Ok((tmp, dir))
 }
 
 /// [`write_output`] of a byte string.
@@ -140,14 +138,7 @@ pub fn write_output_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Temporary file in `path`'s folder, filled, synced, given `mode`, renamed over `path`; the
 /// folder is synced so the rename itself survives a crash.
 fn replace(path: &Path, mode: u32, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let dir = folder_of(path);
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| {
-        format!(
-            "cannot write {}: cannot create a file in {}",
-            path.display(),
-            dir.display()
-        )
-    })?;
+    let (mut tmp, dir) = temp_beside(path)?;
     let io = |e: std::io::Error| {
         anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
     };
