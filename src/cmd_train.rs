@@ -9,7 +9,7 @@ use mpg_envs::Task;
 use mpg_runner::config::{ConfigError, TrainerKind};
 use mpg_runner::evaluator::Evaluation;
 use mpg_runner::run_dir::{cpu_model, hostname, now_s};
-use mpg_runner::sync::{Outcome, Progress};
+use mpg_runner::{Outcome, Progress};
 use mpg_runner::{RunConfig, RunDir};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -150,19 +150,16 @@ pub fn train(mut a: TrainArgs) -> Result<()> {
     }
 
     let mut progress = Bar::new(&cfg, a.quiet);
-    let run = match cfg.trainer {
-        TrainerKind::Sync => mpg_runner::sync::run_session,
-        TrainerKind::Async => mpg_runner::async_trainer::run_session,
-    };
-    let outcome = run(&cfg, &dir, &session, stop, &mut progress).map_err(|e| {
-        // A refused request (a config change a resumed run cannot take, an existing run in
-        // --out, …) is a usage error: exit 2.
-        if e.chain().any(|c| c.is::<mpg_runner::resume::Refused>()) {
-            anyhow::Error::new(InputError(format!("{e:#}")))
-        } else {
-            e
-        }
-    })?;
+    let outcome =
+        mpg_runner::run_session(&cfg, &dir, &session, stop, &mut progress).map_err(|e| {
+            // A refused request (a config change a resumed run cannot take, an existing run in
+            // --out, …) is a usage error: exit 2.
+            if e.chain().any(|c| c.is::<mpg_runner::resume::Refused>()) {
+                anyhow::Error::new(InputError(format!("{e:#}")))
+            } else {
+                e
+            }
+        })?;
     progress.finish();
     match outcome {
         Outcome::AlreadyFinished { iteration } => {

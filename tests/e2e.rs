@@ -271,7 +271,7 @@ fn train_cmd(extra: &[&str]) -> Command {
 
 /// A CSV's rows without the timing columns (they differ between runs by nature).
 fn csv_without_timing(path: &Path) -> Vec<Vec<String>> {
-    mpg_runner::sync::csv_without_timing(path).unwrap()
+    mpg_runner::log::csv_without_timing(path).unwrap()
 }
 
 /// The run in `out` has the same eval.csv, train.csv and gradients.csv as the reference run,

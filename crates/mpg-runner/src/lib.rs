@@ -1,7 +1,8 @@
 //! The boxes of the paper's Fig. 2 around the learner — [`actor`], [`buffer`], the optimizer
 //! (in `mpg_algos::optimizer`, wrapped here by the trainers), [`evaluator`] — the synchronous
-//! trainer [`sync`], the asynchronous one [`async_trainer`], run folders ([`run_dir`]), their
-//! CSVs ([`log`]), checkpoints, [`resume`] and run configs.
+//! trainer [`sync`], the asynchronous one [`async_trainer`], what both share and [`run`], which
+//! starts either ([`trainer`]), run folders ([`run_dir`]), their CSVs ([`log`]), checkpoints,
+//! [`resume`] and run configs.
 
 pub mod actor;
 pub mod async_trainer;
@@ -18,6 +19,8 @@ pub mod run_dir;
 pub mod staleness;
 pub mod sync;
 pub mod trained;
+pub mod trainer;
 
 pub use config::RunConfig;
 pub use run_dir::{RunDir, Status};
+pub use trainer::{Outcome, Progress, Silent, run, run_session};

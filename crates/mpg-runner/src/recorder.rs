@@ -8,7 +8,7 @@ use crate::config::RunConfig;
 use crate::evaluator::Evaluation;
 use crate::log::{GradientLog, Interval, append_eval};
 use crate::run_dir::{RunDir, Status, file_len};
-use crate::sync::Outcome;
+use crate::trainer::Outcome;
 use anyhow::Result;
 use mpg_algos::{ApplyStats, GradStats, Optimizer};
 use mpg_envs::{Rng, SimState};

@@ -16,7 +16,7 @@
 //! current networks directly.
 
 use crate::config::RunConfig;
-use crate::sync::sub_seed;
+use crate::trainer::sub_seed;
 use mpg_algos::Nets;
 use std::path::Path;
 use tch::Tensor;

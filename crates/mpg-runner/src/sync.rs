@@ -5,59 +5,20 @@
 use crate::actor::Actor;
 use crate::buffer::ReplayBuffer;
 use crate::checkpoint::{self, Found};
-use crate::config::{EvalReset, RunConfig};
+use crate::config::RunConfig;
 use crate::evaluator::{Evaluation, Evaluator};
 use crate::log::thread_cpu_ms;
-pub use crate::recorder::record_outcome;
 use crate::recorder::{CheckpointState, Recorder};
-use crate::resume::{self, Session};
-use crate::run_dir::{RunDir, RunLock, Status};
+use crate::run_dir::RunLock;
 use crate::staleness::{BATCH_STREAM, ROUTE_STREAM, Window, draw_below};
+use crate::trainer::{Outcome, Progress, Start, make_evaluator, sub_seed, train_sim};
 use anyhow::{Result, bail};
 use mpg_algos::{Learner, Nets, Optimizer};
-use mpg_envs::pendulum::Pendulum;
-use mpg_envs::{Rng, Sim, Task, VecSim, make_sim};
+use mpg_envs::Rng;
 use rand::SeedableRng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Derived seeds of the run's generators (D8): one run seed, a fixed stream per component.
-pub(crate) fn sub_seed(seed: u64, component: u64) -> u64 {
-    // SplitMix64 of (seed, component): well-separated streams for every component.
-    let mut z = seed ^ component.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
-    Finished {
-        last: Option<Evaluation>,
-    },
-    /// Stopped by a signal after checkpointing at `iteration`.
-    Interrupted {
-        iteration: u64,
-    },
-    /// `--resume` of a run that had already finished its `iteration`s: nothing was changed.
-    AlreadyFinished {
-        iteration: u64,
-    },
-}
-
-/// Progress reported to the caller after each iteration and evaluation (the CLI's bar).
-pub trait Progress {
-    fn iteration(&mut self, _done: u64, _total: u64, _updates_per_s: f64) {}
-    fn evaluation(&mut self, _iteration: u64, _eval: &Evaluation) {}
-}
-
-/// A progress sink that shows nothing.
-pub struct Silent;
-impl Progress for Silent {}
-
-pub use crate::log::{TIMING_COLUMNS, TRAIN_HEADER, csv_without_timing};
 
 /// Everything the loop owns.
 struct State {
@@ -73,41 +34,6 @@ struct State {
     /// A staleness model (`sync.staleness`, `sync.staleness_counts`): the window of past
     /// parameters the gradients are computed on (crate::staleness, D21).
     stale: Option<Window>,
-}
-
-/// A training simulator of `agents` agents (the actors' and the learners' tasks, D1, D20).
-pub(crate) fn train_sim(cfg: &RunConfig, agents: usize, seed: u64) -> Box<dyn Sim> {
-    match cfg.task {
-        Task::InvertedPendulum => Box::new(VecSim::new(
-            Pendulum {
-                max_episode_steps: cfg.env.max_episode_steps,
-            },
-            agents,
-            seed,
-        )),
-        Task::PathTracking => make_sim(cfg.task, agents, seed, cfg.env.termination),
-    }
-}
-
-/// The evaluator of a run: its own simulator, seeded from `seed` (spec §5, D7). Evaluation
-/// episodes run the full fixed length: no episode limit in its simulator.
-pub(crate) fn make_evaluator(cfg: &RunConfig, seed: u64) -> Evaluator {
-    let agents = if cfg.eval.reset == EvalReset::Fresh {
-        cfg.eval.episodes
-    } else {
-        1
-    };
-    let sim: Box<dyn Sim> = match cfg.task {
-        Task::InvertedPendulum => Box::new(VecSim::new(
-            Pendulum {
-                max_episode_steps: 0,
-            },
-            agents,
-            seed,
-        )),
-        Task::PathTracking => make_sim(cfg.task, agents, seed, cfg.env.termination),
-    };
-    Evaluator::new(sim, cfg.eval.reset, cfg.eval.episodes)
 }
 
 /// Build every component of a fresh run from its config (D8: all from the one seed).
@@ -264,46 +190,19 @@ impl State {
     }
 }
 
-/// Start a new run in `dir` (which must not hold one) or continue the one there (`resume`).
-/// `stop` is polled after every iteration: when set, the run checkpoints and returns
-/// [`Outcome::Interrupted`].
-pub fn run(
+/// Train in the accepted `start` (crate::trainer::run_session): build, load its checkpoint,
+/// then go. `stop` is polled after every iteration.
+pub(crate) fn train(
     cfg: &RunConfig,
-    dir: &RunDir,
-    resume: bool,
-    allow_config_change: bool,
+    start: Start,
     stop: Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome> {
-    let session = Session::without_provenance(resume, allow_config_change);
-    run_session(cfg, dir, &session, stop, progress)
-}
-
-/// [`run`], with the session's provenance text written once the start is accepted.
-pub fn run_session(
-    cfg: &RunConfig,
-    dir: &RunDir,
-    session: &Session,
-    stop: Arc<AtomicBool>,
-    progress: &mut dyn Progress,
-) -> Result<Outcome> {
-    dir.prepare()?;
-    let mut lock = RunLock::acquire(dir)?;
-    // Everything is checked and loaded before anything is written (docs/reliability.md).
-    let accepted = resume::check(dir, cfg, session)?;
-    if accepted.finished {
-        return Ok(Outcome::AlreadyFinished {
-            iteration: cfg.iterations,
-        });
+    let mut st = build(cfg, Recorder::new(cfg, start.dir, start.accepted.meta())?);
+    if let Some(found) = &start.accepted.found {
+        restore(&mut st, found).map_err(|e| start.accepted.explain(e))?;
     }
-    let mut st = build(cfg, Recorder::new(cfg, dir, accepted.meta())?);
-    if let Some(found) = &accepted.found {
-        restore(&mut st, found).map_err(|e| accepted.explain(e))?;
-    }
-    let result = resume::commit(dir, cfg, &accepted, session)
-        .and_then(|()| dir.write_status(&Status::Running))
-        .and_then(|()| train_loop(&mut st, &stop, progress, &mut lock));
-    record_outcome(dir, result)
+    start.go(cfg, |lock| train_loop(&mut st, &stop, progress, lock))
 }
 
 fn train_loop(

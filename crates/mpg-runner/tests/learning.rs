@@ -7,7 +7,7 @@ use mpg_algos::Algo;
 use mpg_envs::Task;
 use mpg_runner::config::TrainerKind;
 use mpg_runner::evaluator::Evaluation;
-use mpg_runner::sync::{Progress, run};
+use mpg_runner::{Progress, run};
 use mpg_runner::{RunConfig, RunDir};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,11 +61,7 @@ fn reaches_with(
         reached: None,
         history: Vec::new(),
     };
-    let trainer = match cfg.trainer {
-        TrainerKind::Sync => run,
-        TrainerKind::Async => mpg_runner::async_trainer::run,
-    };
-    trainer(&cfg, &RunDir::new(dir.path()), false, false, stop, &mut p).unwrap();
+    run(&cfg, &RunDir::new(dir.path()), false, false, stop, &mut p).unwrap();
     eprintln!("{algo} on {task}, seed {seed}: evaluations {:?}", p.history);
     p.reached.unwrap_or_else(|| {
         panic!(

@@ -16,9 +16,9 @@
 use super::Cell;
 use anyhow::{Context, Result};
 use mpg_algos::Algo;
+use mpg_runner::Progress;
 use mpg_runner::config::TrainerKind;
 use mpg_runner::evaluator::Evaluation;
-use mpg_runner::sync::Progress;
 use mpg_runner::{RunConfig, RunDir};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,11 +112,7 @@ pub fn calibrate(cfg: &RunConfig, updates: u64) -> Result<Cost> {
         last_eval_s: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let run = match c.trainer {
-        TrainerKind::Sync => mpg_runner::sync::run,
-        TrainerKind::Async => mpg_runner::async_trainer::run,
-    };
-    run(&c, &dir, false, false, stop, &mut clock)?;
+    mpg_runner::run(&c, &dir, false, false, stop, &mut clock)?;
     let (Some(first), Some(last)) = (clock.first_update, clock.last_update) else {
         anyhow::bail!("the calibration run applied no update");
     };

@@ -34,10 +34,9 @@ mod optimizer;
 use crate::buffer::ReplayBuffer;
 use crate::config::RunConfig;
 use crate::evaluator::Evaluation;
-use crate::recorder::{Recorder, record_outcome};
-use crate::resume::{self, Session};
-use crate::run_dir::{RunDir, RunLock, Status};
-use crate::sync::{Outcome, Progress, make_evaluator, sub_seed, train_sim};
+use crate::recorder::Recorder;
+use crate::run_dir::RunLock;
+use crate::trainer::{Outcome, Progress, Start, make_evaluator, sub_seed, train_sim};
 use anyhow::{Result, anyhow, bail};
 use mpg_algos::{Grads, Learner, Nets, Optimizer};
 use mpg_envs::Rng;
@@ -311,38 +310,14 @@ fn install_panic_recorder() {
     });
 }
 
-/// Run (or with `resume`, continue) the asynchronous trainer in `dir`; the same contract as
-/// [`crate::sync::run`]: `stop` (set by SIGINT/SIGTERM) checkpoints and returns
-/// [`Outcome::Interrupted`].
-pub fn run(
+/// Train in the accepted `start` (crate::trainer::run_session): build, load its checkpoint,
+/// then start every thread.
+pub(crate) fn train(
     cfg: &RunConfig,
-    dir: &RunDir,
-    resume: bool,
-    allow_config_change: bool,
+    start: Start,
     stop: Arc<AtomicBool>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome> {
-    let session = Session::without_provenance(resume, allow_config_change);
-    run_session(cfg, dir, &session, stop, progress)
-}
-
-/// [`run`], with the session's provenance text written once the start is accepted.
-pub fn run_session(
-    cfg: &RunConfig,
-    dir: &RunDir,
-    session: &Session,
-    stop: Arc<AtomicBool>,
-    progress: &mut dyn Progress,
-) -> Result<Outcome> {
-    dir.prepare()?;
-    let mut lock = RunLock::acquire(dir)?;
-    // Everything is checked and loaded before anything is written (docs/reliability.md).
-    let accepted = resume::check(dir, cfg, session)?;
-    if accepted.finished {
-        return Ok(Outcome::AlreadyFinished {
-            iteration: cfg.iterations,
-        });
-    }
     tch::set_num_threads(cfg.threads as i32);
     let spec = cfg.task.spec();
     let mut opt = Optimizer::new(
@@ -368,7 +343,7 @@ pub fn run_session(
         .collect();
     let mut evaluator = make_evaluator(cfg, sub_seed(cfg.seed, 6));
     let mut iteration = 0;
-    if let Some(found) = &accepted.found {
+    if let Some(found) = &start.accepted.found {
         let (ck, meta) = (&found.dir, &found.meta);
         let mut load = || -> Result<Vec<ReplayBuffer>> {
             let (loaded, _) = crate::checkpoint::load_state(ck, meta, &mut opt)?;
@@ -386,18 +361,15 @@ pub fn run_session(
                 .map_err(anyhow::Error::msg)?;
             Ok(loaded)
         };
-        buffers = load().map_err(|e| accepted.explain(e))?;
+        buffers = load().map_err(|e| start.accepted.explain(e))?;
         iteration = meta.iteration;
     }
-    let rec = Recorder::new(cfg, dir, accepted.meta())?;
-    let result = resume::commit(dir, cfg, &accepted, session)
-        .and_then(|()| dir.write_status(&Status::Running))
-        .and_then(|()| {
-            supervise(
-                cfg, rec, opt, buffers, evaluator, iteration, stop, progress, &mut lock,
-            )
-        });
-    record_outcome(dir, result)
+    let rec = Recorder::new(cfg, start.dir, start.accepted.meta())?;
+    start.go(cfg, |lock| {
+        supervise(
+            cfg, rec, opt, buffers, evaluator, iteration, stop, progress, lock,
+        )
+    })
 }
 /// Start every thread, relay progress, watch for failures and stalls, then join them all.
 #[allow(clippy::too_many_arguments)]

@@ -8,7 +8,7 @@ use crate::config::RunConfig;
 use crate::evaluator::Evaluation;
 use crate::log::thread_cpu_ms;
 use crate::recorder::{CheckpointState, Recorder};
-use crate::sync::{Outcome, train_sim};
+use crate::trainer::{Outcome, train_sim};
 use anyhow::{Result, bail};
 use mpg_envs::{Rng, SimState};
 use rand::SeedableRng;

@@ -5,7 +5,7 @@
 use mpg_algos::Algo;
 use mpg_envs::Task;
 use mpg_runner::config::{SampleRatio, TrainerKind};
-use mpg_runner::sync::{Outcome, Progress};
+use mpg_runner::{Outcome, Progress};
 use mpg_runner::{RunConfig, RunDir};
 use std::path::Path;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcom
     }
     let stop = Arc::new(AtomicBool::new(false));
     let mut p = StopAt(stop_at, stop.clone());
-    mpg_runner::async_trainer::run(cfg, &RunDir::new(dir), resume, false, stop, &mut p).unwrap()
+    mpg_runner::run(cfg, &RunDir::new(dir), resume, false, stop, &mut p).unwrap()
 }
 
 /// `gradients.csv` holds one row per iteration 0..n, each with staleness = iteration − version,

@@ -3,7 +3,7 @@
 
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::sync::{Outcome, Progress, run};
+use mpg_runner::{Outcome, Progress, run};
 use mpg_runner::{RunConfig, RunDir};
 use std::path::Path;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Ou
 
 /// A CSV without its timing columns.
 pub fn without_timing(path: &Path) -> Vec<Vec<String>> {
-    mpg_runner::sync::csv_without_timing(path).unwrap()
+    mpg_runner::log::csv_without_timing(path).unwrap()
 }
 
 /// The three CSVs of two run folders are equal, timing columns aside.

@@ -3,7 +3,7 @@
 use super::common::{self, go, without_timing};
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::sync::{Outcome, Silent, run};
+use mpg_runner::{Outcome, Silent, run};
 use mpg_runner::{RunConfig, RunDir};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

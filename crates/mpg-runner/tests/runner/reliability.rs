@@ -113,9 +113,9 @@ fn a_lock_path_that_is_a_folder_is_refused_naming_it() {
 use super::common::{self, assert_same_csvs, try_go, without_timing};
 use mpg_algos::Algo;
 use mpg_envs::Task;
+use mpg_runner::Outcome;
 use mpg_runner::RunConfig;
 use mpg_runner::checkpoint;
-use mpg_runner::sync::Outcome;
 
 fn small() -> RunConfig {
     common::small(Algo::Td3, Task::InvertedPendulum, 11)

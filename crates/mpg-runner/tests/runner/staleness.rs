@@ -5,9 +5,9 @@ use super::common::{self, assert_same_csvs, go, without_timing};
 use mpg_algos::Algo;
 use mpg_algos::weights::rule_based_weights;
 use mpg_envs::Task;
+use mpg_runner::Outcome;
 use mpg_runner::RunConfig;
 use mpg_runner::staleness::{Model, Window, read_histogram};
-use mpg_runner::sync::Outcome;
 use std::path::{Path, PathBuf};
 
 fn authors_csv() -> PathBuf {
