@@ -2,14 +2,13 @@
 //! and staleness logged; interrupt and resume; D11 re-application; the sample-ratio throttle;
 //! its config section. Signals and injected faults are tested through the binary (tests/e2e.rs).
 
+use crate::common::go;
 use mpg_algos::Algo;
 use mpg_envs::Task;
+use mpg_runner::Outcome;
 use mpg_runner::config::{SampleRatio, TrainerKind};
-use mpg_runner::{Outcome, Progress};
 use mpg_runner::{RunConfig, RunDir};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A small asynchronous run: two learners, two actors, two buffers, finished in seconds.
 fn small(algo: Algo, task: Task) -> RunConfig {
@@ -54,20 +53,6 @@ fn numbers(path: &Path, name: &str) -> Vec<f64> {
         .iter()
         .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: '{v}'")))
         .collect()
-}
-
-fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcome {
-    struct StopAt(Option<u64>, Arc<AtomicBool>);
-    impl Progress for StopAt {
-        fn iteration(&mut self, done: u64, _: u64, _: f64) {
-            if self.0.is_some_and(|s| done >= s) {
-                self.1.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut p = StopAt(stop_at, stop.clone());
-    mpg_runner::run(cfg, &RunDir::new(dir), resume, false, stop, &mut p).unwrap()
 }
 
 /// `gradients.csv` holds one row per iteration 0..n, each with staleness = iteration − version,

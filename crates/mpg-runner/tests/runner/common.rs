@@ -26,7 +26,8 @@ pub fn small(algo: Algo, task: Task, seed: u64) -> RunConfig {
     c
 }
 
-/// Run (or resume) `cfg` in `dir`, asking it to stop after iteration `stop_at`.
+/// Run (or resume) `cfg` in `dir` with the trainer it names, asking it to stop once iteration
+/// `stop_at` is done (the asynchronous trainer may report past it before the stop is seen).
 pub fn try_go(
     cfg: &RunConfig,
     dir: &Path,
@@ -36,7 +37,7 @@ pub fn try_go(
     struct StopAt(Option<u64>, Arc<AtomicBool>);
     impl Progress for StopAt {
         fn iteration(&mut self, done: u64, _: u64, _: f64) {
-            if Some(done) == self.0 {
+            if self.0.is_some_and(|s| done >= s) {
                 self.1.store(true, Ordering::SeqCst);
             }
         }
