@@ -619,6 +619,18 @@ fn staleness_is_pooled_per_cell_and_every_run_has_its_time() {
         "{md}"
     );
     assert!(its("path-tracking__td3__s0").contains("| 3.0 s |"), "{md}");
+    // and cell by cell: MPG-v2's median of 100 s and 120 s, its 6 000 iterations at 16.7 and
+    // 20.0 ms, 220 of the 223 s in all
+    assert!(
+        md.contains(
+            "| Path tracking | MPG-v2 | 2 | 1.8 min | 1.7 min – 2.0 min | 18.3 | 3.7 min | 99 % |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Path tracking | TD3 | 1 | 3.0 s | 3.0 s – 3.0 s | 0.5 | 3.0 s | 1 % |"),
+        "{md}"
+    );
 }
 
 /// With the profile's matrix given, the report lists the cells still missing runs and the
@@ -669,6 +681,11 @@ fn an_incomplete_matrix_is_marked_cell_by_cell() {
     );
     assert!(
         sec.contains("1 runs here are not in the profile's matrix"),
+        "{sec}"
+    );
+    // TD3's missing seed at its cell's median (3 s each here); SAC's three cannot be estimated
+    assert!(
+        sec.contains("the 4 runs to come take about 3.0 s of training, not counting 3 runs of cells with no run here yet."),
         "{sec}"
     );
     let text = std::fs::read_to_string(&readme).unwrap();

@@ -269,6 +269,41 @@ pub fn report(runs_dir: &Path, loaded: &Loaded, t1: &Table1, figures: &[Figure])
             hours(r.wall_s())
         ))
     );
+    // where the time goes, cell by cell (issue 25: the closing note says it if the matrix
+    // costs more than planned)
+    let groups = loaded.groups();
+    table(
+        &mut md,
+        &[
+            "Task",
+            "Algorithm",
+            "Runs",
+            "Per run (median)",
+            "Shortest – longest",
+            "ms per iteration (median)",
+            "Total",
+            "Share",
+        ],
+        groups.iter().map(|(k, rs)| {
+            let walls = stats::sorted(&rs.iter().map(|r| r.wall_s()).collect::<Vec<_>>());
+            let per_it = stats::sorted(
+                &(rs.iter())
+                    .map(|r| r.wall_s() * 1e3 / r.config.iterations.max(1) as f64)
+                    .collect::<Vec<_>>(),
+            );
+            let sum: f64 = walls.iter().sum();
+            vec![
+                task_label(k.task).to_string(),
+                k.label(),
+                rs.len().to_string(),
+                hours(stats::median(&walls)),
+                format!("{} – {}", hours(walls[0]), hours(walls[walls.len() - 1])),
+                format!("{:.1}", stats::median(&per_it)),
+                hours(sum),
+                format!("{:.0} %", 100.0 * sum / total.max(1e-9)),
+            ]
+        }),
+    );
     // every run's own time (issue 25: the paper matrix records the measured time of each run)
     let mut by_name: Vec<&Run> = loaded.runs.iter().collect();
     by_name.sort_by(|a, b| a.name.cmp(&b.name));
@@ -394,6 +429,22 @@ pub fn incomplete(e: &super::Expected, p: &super::Progress) -> String {
             )
         }
     );
+    if !inc.is_empty() {
+        let missing: usize = inc.iter().map(|(_, _, m)| m.len()).sum();
+        let _ = writeln!(
+            md,
+            "At each cell's median training time per run here, the {missing} runs to come take about {} of training{}.\n",
+            hours(p.remaining_s),
+            if p.unestimated > 0 {
+                format!(
+                    ", not counting {} runs of cells with no run here yet",
+                    p.unestimated
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     if p.outside > 0 {
         let _ = writeln!(
             md,

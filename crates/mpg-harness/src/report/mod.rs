@@ -58,6 +58,11 @@ pub struct Progress {
     pub incomplete: Vec<(GroupKey, usize, Vec<u64>)>,
     /// Runs found that are not in the matrix (another cell or seed).
     pub outside: usize,
+    /// The training time the missing runs will take: per incomplete cell, the median time of
+    /// its runs here times the runs it misses.
+    pub remaining_s: f64,
+    /// Missing runs in cells with no run here, whose time cannot be estimated from this matrix.
+    pub unestimated: usize,
 }
 
 impl Expected {
@@ -75,12 +80,26 @@ impl Expected {
                 e.1.push(*seed);
             }
         }
+        let incomplete: Vec<(GroupKey, usize, Vec<u64>)> = by_cell
+            .into_iter()
+            .filter(|(_, (_, missing))| !missing.is_empty())
+            .map(|(k, (n, missing))| (k, n, missing))
+            .collect();
+        let groups = loaded.groups();
+        let (mut remaining_s, mut unestimated) = (0.0, 0);
+        for (key, _, missing) in &incomplete {
+            match groups.get(key) {
+                Some(rs) => {
+                    let walls = stats::sorted(&rs.iter().map(|r| r.wall_s()).collect::<Vec<_>>());
+                    remaining_s += stats::median(&walls) * missing.len() as f64;
+                }
+                None => unestimated += missing.len(),
+            }
+        }
         Progress {
-            incomplete: by_cell
-                .into_iter()
-                .filter(|(_, (_, missing))| !missing.is_empty())
-                .map(|(k, (n, missing))| (k, n, missing))
-                .collect(),
+            incomplete,
+            remaining_s,
+            unestimated,
             outside: (loaded.runs.iter())
                 .filter(|r| !wanted.contains(&(&r.key, r.seed())))
                 .count(),
