@@ -529,22 +529,26 @@ fn no_argument_makes_mpg_panic_abort_or_run_away() {
         s("-1"),
         OsStr::from_bytes(b"\xff").to_os_string(),
     ];
-    let ip = "inverted-pendulum";
     let out = |name: &str| p.join(name).into_os_string();
+    // a command: its words, then options whose values are paths
+    let cmd = |words: &str, paths: &[(&str, OsString)]| -> Vec<OsString> {
+        let mut v: Vec<OsString> = words.split_whitespace().map(s).collect();
+        for (opt, path) in paths {
+            v.extend([s(opt), path.clone()]);
+        }
+        v
+    };
     // (base arguments, [(option, values)], may run long when accepted)
     type Opts = Vec<(&'static str, Vec<OsString>)>;
     let specs: Vec<(Vec<OsString>, Opts)> = vec![
         (
-            vec![
-                s("env"),
-                s("step"),
-                s("--task"),
-                s(ip),
-                s("--input"),
-                input.clone().into_os_string(),
-                s("--output"),
-                out("step.csv"),
-            ],
+            cmd(
+                "env step --task inverted-pendulum",
+                &[
+                    ("--input", input.clone().into_os_string()),
+                    ("--output", out("step.csv")),
+                ],
+            ),
             vec![
                 ("--task", words.clone()),
                 ("--input", paths.clone()),
@@ -553,42 +557,24 @@ fn no_argument_makes_mpg_panic_abort_or_run_away() {
             ],
         ),
         (
-            vec![
-                s("env"),
-                s("step"),
-                s("--task"),
-                s(ip),
-                s("--input"),
-                input.clone().into_os_string(),
-                s("--output"),
-                out("m.csv"),
-                s("--model"),
-                s("--model-noise"),
-            ],
+            cmd(
+                "env step --task inverted-pendulum --model --model-noise",
+                &[
+                    ("--input", input.clone().into_os_string()),
+                    ("--output", out("m.csv")),
+                ],
+            ),
             vec![("--seed", numbers.clone())],
         ),
         (
-            vec![
-                s("env"),
-                s("check"),
-                s("--task"),
-                s(ip),
-                s("--samples"),
-                s("8"),
-            ],
+            cmd("env check --task inverted-pendulum --samples 8", &[]),
             vec![("--samples", numbers.clone()), ("--seed", numbers.clone())],
         ),
         (
-            vec![
-                s("env"),
-                s("rollout"),
-                s("--task"),
-                s(ip),
-                s("--agents"),
-                s("2"),
-                s("--steps"),
-                s("3"),
-            ],
+            cmd(
+                "env rollout --task inverted-pendulum --agents 2 --steps 3",
+                &[],
+            ),
             vec![
                 ("--agents", numbers.clone()),
                 ("--steps", numbers.clone()),
@@ -601,15 +587,10 @@ fn no_argument_makes_mpg_panic_abort_or_run_away() {
             ],
         ),
         (
-            vec![
-                s("model-error"),
-                s("--task"),
-                s(ip),
-                s("--horizon"),
-                s("3"),
-                s("--samples"),
-                s("4"),
-            ],
+            cmd(
+                "model-error --task inverted-pendulum --horizon 3 --samples 4",
+                &[],
+            ),
             vec![
                 ("--horizon", numbers.clone()),
                 ("--samples", numbers.clone()),
@@ -619,26 +600,18 @@ fn no_argument_makes_mpg_panic_abort_or_run_away() {
             ],
         ),
         (
-            vec![s("eval"), s("--run"), folder.clone().into_os_string()],
+            cmd("eval", &[("--run", folder.clone().into_os_string())]),
             vec![("--episodes", numbers.clone()), ("--run", paths.clone())],
         ),
         (
-            vec![s("config"), s("--algo"), s("td3"), s("--task"), s(ip)],
+            cmd("config --algo td3 --task inverted-pendulum", &[]),
             vec![("--algo", words.clone()), ("--task", words.clone())],
         ),
         (
-            vec![
-                s("train"),
-                s("--algo"),
-                s("mpg-v2"),
-                s("--task"),
-                s(ip),
-                s("--iterations"),
-                s("1"),
-                s("--quiet"),
-                s("--out"),
-                out("train"),
-            ],
+            cmd(
+                "train --algo mpg-v2 --task inverted-pendulum --iterations 1 --quiet",
+                &[("--out", out("train"))],
+            ),
             vec![
                 // Accepted values would train (each case here fails fast instead).
                 ("--iterations", vec![s("0"), s("18446744073709551616")]),
@@ -659,14 +632,10 @@ fn no_argument_makes_mpg_panic_abort_or_run_away() {
             ],
         ),
         (
-            vec![
-                s("bench"),
-                s("--profile"),
-                s("smoke"),
-                s("--dry-run"),
-                s("--out"),
-                out("bench"),
-            ],
+            cmd(
+                "bench --profile smoke --dry-run",
+                &[("--out", out("bench"))],
+            ),
             vec![
                 ("--profile", words.clone()),
                 ("--jobs", numbers.clone()),
@@ -679,13 +648,13 @@ fn no_argument_makes_mpg_panic_abort_or_run_away() {
             ],
         ),
         (
-            vec![
-                s("report"),
-                s("--runs"),
-                folder.clone().into_os_string(),
-                s("--out"),
-                out("report"),
-            ],
+            cmd(
+                "report",
+                &[
+                    ("--runs", folder.clone().into_os_string()),
+                    ("--out", out("report")),
+                ],
+            ),
             vec![
                 ("--runs", paths.clone()),
                 ("--out", paths.clone()),
