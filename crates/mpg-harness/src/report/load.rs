@@ -127,6 +127,11 @@ impl Run {
     }
 }
 
+/// The runs' training times ([`Run::wall_s`]), sorted: a cell's median, shortest and longest.
+pub fn sorted_walls(runs: &[&Run]) -> Vec<f64> {
+    super::stats::sorted(&runs.iter().map(|r| r.wall_s()).collect::<Vec<_>>())
+}
+
 /// A folder that looked like a run but is left out, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rejected {

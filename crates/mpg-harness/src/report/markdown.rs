@@ -2,7 +2,7 @@
 //! folders left out and why, the configurations, the machines, the wall-clock time, the versions.
 
 use super::figures::Figure;
-use super::load::{Loaded, Run, task_label};
+use super::load::{Loaded, Run, sorted_walls, task_label};
 use super::stats;
 use super::table1::{Table1, seeds};
 use std::collections::{BTreeMap, BTreeSet};
@@ -271,7 +271,6 @@ pub fn report(runs_dir: &Path, loaded: &Loaded, t1: &Table1, figures: &[Figure])
     );
     // where the time goes, cell by cell (issue 25: the closing note says it if the matrix
     // costs more than planned)
-    let groups = loaded.groups();
     table(
         &mut md,
         &[
@@ -285,7 +284,7 @@ pub fn report(runs_dir: &Path, loaded: &Loaded, t1: &Table1, figures: &[Figure])
             "Share",
         ],
         groups.iter().map(|(k, rs)| {
-            let walls = stats::sorted(&rs.iter().map(|r| r.wall_s()).collect::<Vec<_>>());
+            let walls = sorted_walls(rs);
             let per_it = stats::sorted(
                 &(rs.iter())
                     .map(|r| r.wall_s() * 1e3 / r.config.iterations.max(1) as f64)

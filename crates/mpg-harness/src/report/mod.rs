@@ -90,8 +90,7 @@ impl Expected {
         for (key, _, missing) in &incomplete {
             match groups.get(key) {
                 Some(rs) => {
-                    let walls = stats::sorted(&rs.iter().map(|r| r.wall_s()).collect::<Vec<_>>());
-                    remaining_s += stats::median(&walls) * missing.len() as f64;
+                    remaining_s += stats::median(&load::sorted_walls(rs)) * missing.len() as f64;
                 }
                 None => unestimated += missing.len(),
             }
