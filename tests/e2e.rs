@@ -19,6 +19,17 @@ fn mpg(args: &[&str]) -> Output {
         .expect("run mpg")
 }
 
+/// `mpg` with `words` (fixed options, split at spaces) and then each `(option, path)` pair, so
+/// that a path is passed as one argument whatever it holds.
+fn mpg_with(words: &str, paths: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mpg"));
+    c.args(words.split_whitespace());
+    for (option, path) in paths {
+        c.arg(option).arg(path);
+    }
+    c.output().expect("run mpg")
+}
+
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -80,16 +91,10 @@ fn env_step_reproduces_the_golden_next_observations() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("next.csv");
     let input = golden("path_tracking_env_golden.csv");
-    let o = mpg(&[
-        "env",
-        "step",
-        "--task",
-        "path-tracking",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "env step --task path-tracking",
+        &[("--input", &input), ("--output", &out)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let (gh, gold) = read_csv(&input);
     let (oh, ours) = read_csv(&out);
@@ -141,16 +146,10 @@ fn env_step_rejects_malformed_files() {
         let input = dir.path().join(name);
         std::fs::write(&input, text).unwrap();
         let out = dir.path().join(format!("out-{name}"));
-        let o = mpg(&[
-            "env",
-            "step",
-            "--task",
-            "path-tracking",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let o = mpg_with(
+            "env step --task path-tracking",
+            &[("--input", &input), ("--output", &out)],
+        );
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
         assert!(
             stderr(&o).contains(name) && stderr(&o).contains(expect),
@@ -159,16 +158,10 @@ fn env_step_rejects_malformed_files() {
         );
         assert!(!out.exists(), "{name}: no partial output");
     }
-    let o = mpg(&[
-        "env",
-        "step",
-        "--task",
-        "path-tracking",
-        "--input",
-        "/nonexistent/x.csv",
-        "--output",
-        "/tmp/never.csv",
-    ]);
+    let o = mpg_with(
+        "env step --task path-tracking --input /nonexistent/x.csv --output /tmp/never.csv",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/nonexistent/x.csv"));
 }
@@ -179,22 +172,10 @@ fn env_step_rejects_malformed_files() {
 fn env_rollout_prints_the_return_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let traj = dir.path().join("traj.csv");
-    let o = mpg(&[
-        "env",
-        "rollout",
-        "--task",
-        "path-tracking",
-        "--policy",
-        "linear",
-        "--steps",
-        "200",
-        "--agents",
-        "256",
-        "--seed",
-        "4",
-        "--output",
-        traj.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "env rollout --task path-tracking --policy linear --steps 200 --agents 256 --seed 4",
+        &[("--output", &traj)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let mean = number_after(&stdout, "mean ");
@@ -210,16 +191,10 @@ fn env_rollout_prints_the_return_and_round_trips() {
     assert!((ret - mean).abs() < 1e-3, "{ret} vs {mean}");
 
     let next = dir.path().join("next.csv");
-    let o = mpg(&[
-        "env",
-        "step",
-        "--task",
-        "path-tracking",
-        "--input",
-        traj.to_str().unwrap(),
-        "--output",
-        next.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "env step --task path-tracking",
+        &[("--input", &traj), ("--output", &next)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let (nh, again) = read_csv(&next);
     let n0 = nh.iter().position(|c| c == "n0").unwrap();
@@ -236,36 +211,23 @@ fn env_rollout_prints_the_return_and_round_trips() {
 // mpg train: run folders, signals, kill -9, locks, bad input
 
 /// A small TD3 pendulum run that takes a few seconds.
-const SMALL: &[&str] = &[
-    "--algo",
-    "td3",
-    "--task",
-    "inverted-pendulum",
-    "--seed",
-    "3",
-    "--iterations",
-    "300",
-    "--set",
-    "sampling.replay_start=256",
-    "--set",
-    "sampling.transitions_per_call=64",
-    "--set",
-    "sampling.updates_per_call=5",
-    "--set",
-    "eval.interval=50",
-    "--set",
-    "eval.episodes=2",
-    "--set",
-    "log.interval=10",
-    "--set",
-    "log.checkpoint_interval=20",
-    "--set",
-    "learner.batch_size=64",
-];
+const SMALL: &str = "--algo td3 \
+    --task inverted-pendulum \
+    --seed 3 \
+    --iterations 300 \
+    --set sampling.replay_start=256 \
+    --set sampling.transitions_per_call=64 \
+    --set sampling.updates_per_call=5 \
+    --set eval.interval=50 \
+    --set eval.episodes=2 \
+    --set log.interval=10 \
+    --set log.checkpoint_interval=20 \
+    --set learner.batch_size=64";
 
-fn train_cmd(extra: &[&str]) -> Command {
+/// `mpg train --quiet` with `words` (options without paths, split at spaces).
+fn train_cmd(words: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mpg"));
-    c.arg("train").args(extra).arg("--quiet");
+    c.arg("train").args(words.split_whitespace()).arg("--quiet");
     c
 }
 
@@ -363,7 +325,7 @@ fn sigint_checkpoints_exits_130_and_resumes_exactly() {
         assert_eq!(status.code(), Some(code), "SIG{sig}");
         let st = std::fs::read_to_string(out.join("status")).unwrap();
         assert!(st.starts_with("interrupted"), "{st}");
-        let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+        let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         assert_same_run(&reference.path().join("run"), &out, &format!("SIG{sig}"));
     }
@@ -389,7 +351,7 @@ fn kill_9_anywhere_then_resume_gives_the_same_run() {
         let mut cmd = if k == 0 {
             train_cmd(SMALL)
         } else {
-            train_cmd(&[])
+            train_cmd("")
         };
         if k == 0 {
             cmd.arg("--out").arg(&out);
@@ -404,7 +366,7 @@ fn kill_9_anywhere_then_resume_gives_the_same_run() {
         let _ = child.wait();
     }
     // once more, killed while it is inside a checkpoint write (the test hook holds it there)
-    let mut child = train_cmd(&[])
+    let mut child = train_cmd("")
         .arg("--resume")
         .arg(&out)
         .env("MPG_TEST_CHECKPOINT_PAUSE_S", "30")
@@ -415,7 +377,7 @@ fn kill_9_anywhere_then_resume_gives_the_same_run() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_run(
         &reference.path().join("run"),
@@ -436,7 +398,7 @@ fn a_second_launch_on_a_running_folder_is_refused() {
         .spawn()
         .unwrap();
     wait_until(|| out.join("checkpoint.new/replay.bin").exists());
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     assert_ne!(o.status.code(), Some(0));
     assert!(
         stderr(&o).contains(&format!("in use by process {}", first.id())),
@@ -457,60 +419,40 @@ fn bad_train_input_exits_2_before_any_work() {
     )
     .unwrap();
     let out = dir.path().join("never");
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    let cases: [(&str, Option<&Path>, &str); 6] = [
         (
-            vec!["--config".into(), cfg.display().to_string()],
+            "",
+            Some(&cfg),
             "unknown key 'gama' in [learner] (did you mean 'gamma'?)",
         ),
         (
-            vec!["--config".into(), "/nonexistent/x.toml".into()],
+            "--config /nonexistent/x.toml",
+            None,
             "/nonexistent/x.toml: cannot read",
         ),
+        ("--task path-tracking", None, "no algorithm"),
         (
-            vec!["--task".into(), "path-tracking".into()],
-            "no algorithm",
-        ),
-        (
-            vec![
-                "--algo".into(),
-                "td3".into(),
-                "--task".into(),
-                "path-tracking".into(),
-                "--set".into(),
-                "learner.gamma=2".into(),
-            ],
+            "--algo td3 --task path-tracking --set learner.gamma=2",
+            None,
             "learner.gamma: 2 not in (0, 1]",
         ),
         (
-            vec![
-                "--algo".into(),
-                "td3".into(),
-                "--task".into(),
-                "path-tracking".into(),
-                "--learners".into(),
-                "3".into(),
-            ],
+            "--algo td3 --task path-tracking --learners 3",
+            None,
             "--learners sets the asynchronous trainer's learner threads: add --async",
         ),
         (
-            vec![
-                "--algo".into(),
-                "td3".into(),
-                "--task".into(),
-                "path-tracking".into(),
-                "--async".into(),
-                "--set".into(),
-                "async.sample_ratio=\"fast\"".into(),
-            ],
+            "--algo td3 --task path-tracking --async --set async.sample_ratio=\"fast\"",
+            None,
             "key 'async.sample_ratio': unknown sample ratio 'fast' (allowed: a positive number of transitions per update, or \"unlimited\")",
         ),
     ];
-    for (args, want) in cases {
-        let o = train_cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+    for (args, config, want) in cases {
+        let mut c = train_cmd(args);
+        if let Some(cfg) = config {
+            c.arg("--config").arg(cfg);
+        }
+        let o = c.arg("--out").arg(&out).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
         assert!(!out.exists(), "{args:?}: no run folder made");
@@ -518,7 +460,7 @@ fn bad_train_input_exits_2_before_any_work() {
     // an output folder that cannot be written
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
-    let o = train_cmd(&["--algo", "td3", "--task", "path-tracking"])
+    let o = train_cmd("--algo td3 --task path-tracking")
         .arg("--out")
         .arg(blocker.join("run"))
         .output()
@@ -544,17 +486,10 @@ fn env_step_model_reproduces_the_golden_model_files() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("next.csv");
         let input = golden(file);
-        let o = mpg(&[
-            "env",
-            "step",
-            "--task",
-            task,
-            "--model",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let o = mpg_with(
+            &format!("env step --task {task} --model"),
+            &[("--input", &input), ("--output", &out)],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let (gh, gold) = read_csv(&input);
         let (oh, ours) = read_csv(&out);
@@ -574,20 +509,10 @@ fn env_step_model_reproduces_the_golden_model_files() {
         }
         // with --model-noise the noise is drawn: the lateral error / cart position moves
         let noisy = dir.path().join("noisy.csv");
-        let o = mpg(&[
-            "env",
-            "step",
-            "--task",
-            task,
-            "--model",
-            "--model-noise",
-            "--seed",
-            "1",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            noisy.to_str().unwrap(),
-        ]);
+        let o = mpg_with(
+            &format!("env step --task {task} --model --model-noise --seed 1"),
+            &[("--input", &input), ("--output", &noisy)],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         assert_ne!(read_csv(&noisy).1, ours, "{task}: noise drawn");
     }
@@ -614,22 +539,10 @@ fn env_check_passes_on_both_tasks() {
 fn model_error_prints_the_table_and_writes_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("err.csv");
-    let o = mpg(&[
-        "model-error",
-        "--task",
-        "inverted-pendulum",
-        "--horizon",
-        "25",
-        "--samples",
-        "64",
-        "--seed",
-        "2",
-        "--policy",
-        "linear",
-        "--noise",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "model-error --task inverted-pendulum --horizon 25 --samples 64 --seed 2 --policy linear --noise",
+        &[("--output", &out)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let c_m = number_after(&stdout, "c_m = ");
@@ -637,13 +550,7 @@ fn model_error_prints_the_table_and_writes_csv() {
     let (h, rows) = read_csv(&out);
     assert_eq!(rows.len(), 25);
     assert_eq!(h[0], "step");
-    let o = mpg(&[
-        "model-error",
-        "--task",
-        "inverted-pendulum",
-        "--samples",
-        "0",
-    ]);
+    let o = mpg_with("model-error --task inverted-pendulum --samples 0", &[]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -660,16 +567,10 @@ fn eval_rollout_plot_and_model_error_read_a_trained_run() {
         "{out}"
     );
     let png = dir.path().join("plot.png");
-    let o = mpg(&[
-        "env",
-        "rollout",
-        "--run",
-        run.to_str().unwrap(),
-        "--agents",
-        "2",
-        "--plot",
-        png.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "env rollout --agents 2",
+        &[("--run", &run), ("--plot", &png)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
@@ -682,15 +583,7 @@ fn eval_rollout_plot_and_model_error_read_a_trained_run() {
         "a drawn plot, not an empty canvas: {} bytes",
         bytes.len()
     );
-    let o = mpg(&[
-        "model-error",
-        "--run",
-        run.to_str().unwrap(),
-        "--samples",
-        "16",
-        "--horizon",
-        "5",
-    ]);
+    let o = mpg_with("model-error --samples 16 --horizon 5", &[("--run", &run)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("c_m = "));
     let o = mpg(&["eval", "--run", dir.path().to_str().unwrap()]);
@@ -718,7 +611,7 @@ fn a_second_sigint_exits_at_once_with_valid_files() {
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_run(&reference.path().join("run"), &out, "after a second SIGINT");
 }
@@ -727,33 +620,19 @@ fn a_second_sigint_exits_at_once_with_valid_files() {
 // The asynchronous trainer from the command line (issue 12): signals, injected faults
 
 /// A small asynchronous TD3 path-tracking run with two learners: a few seconds.
-const SMALL_ASYNC: &[&str] = &[
-    "--algo",
-    "td3",
-    "--task",
-    "path-tracking",
-    "--async",
-    "--learners",
-    "2",
-    "--iterations",
-    "200",
-    "--set",
-    "sampling.replay_start=256",
-    "--set",
-    "sampling.transitions_per_call=64",
-    "--set",
-    "async.sample_ratio=6.4",
-    "--set",
-    "eval.interval=40",
-    "--set",
-    "eval.episodes=2",
-    "--set",
-    "log.interval=10",
-    "--set",
-    "log.checkpoint_interval=20",
-    "--set",
-    "learner.batch_size=64",
-];
+const SMALL_ASYNC: &str = "--algo td3 \
+    --task path-tracking \
+    --async \
+    --learners 2 \
+    --iterations 200 \
+    --set sampling.replay_start=256 \
+    --set sampling.transitions_per_call=64 \
+    --set async.sample_ratio=6.4 \
+    --set eval.interval=40 \
+    --set eval.episodes=2 \
+    --set log.interval=10 \
+    --set log.checkpoint_interval=20 \
+    --set learner.batch_size=64";
 
 /// One column of a CSV, as numbers.
 fn csv_column(path: &Path, name: &str) -> Vec<f64> {
@@ -804,7 +683,7 @@ fn async_sigint_checkpoints_exits_130_and_resumes() {
     assert!(o.status.success(), "a loadable checkpoint: {}", stderr(&o));
     let at = number_after(&String::from_utf8_lossy(&o.stdout), "at iteration ");
     assert!((40.0..200.0).contains(&at), "stopped at {at}");
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         csv_column(&out.join("eval.csv"), "iteration"),
@@ -834,13 +713,11 @@ fn async_faults_end_the_run_with_an_error_naming_the_thread() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("run");
-        let mut args = SMALL_ASYNC.to_vec();
-        if let Some(set) = extra {
+        let args = match extra {
             // one learner, so that its hang stops the iterations
-            let k = args.iter().position(|a| *a == "--learners").unwrap();
-            args[k + 1] = "1";
-            args.extend(["--set", set]);
-        }
+            Some(set) => SMALL_ASYNC.replace("--learners 2", "--learners 1") + " --set " + set,
+            None => SMALL_ASYNC.to_string(),
+        };
         let mut cmd = train_cmd(&args);
         cmd.arg("--out").arg(&out).env("MPG_TEST_FAIL", fault);
         let o = finish(cmd);
@@ -953,29 +830,18 @@ fn bench_smoke_interrupts_resumes_skips_and_reports() {
     // committed copies (`mpg bench --collect`) are skipped by `--done` on a fresh --out; the
     // cell whose copy is removed is started
     let kept = dir.path().join("kept");
-    let o = mpg(&[
-        "bench",
-        "--profile",
-        "smoke",
-        "--out",
-        out_s,
-        "--collect",
-        kept.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "bench --profile smoke",
+        &[("--out", &out), ("--collect", &kept)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 6);
     std::fs::remove_dir_all(kept.join(&names[0])).unwrap();
     let fresh = dir.path().join("fresh");
-    let o = mpg(&[
-        "bench",
-        "--profile",
-        "smoke",
-        "--dry-run",
-        "--out",
-        fresh.to_str().unwrap(),
-        "--done",
-        kept.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "bench --profile smoke --dry-run",
+        &[("--out", &fresh), ("--done", &kept)],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let plan = String::from_utf8_lossy(&o.stdout);
     assert_eq!(plan.matches("finished: skip").count(), 5, "{plan}");
@@ -1119,12 +985,7 @@ fn report_reads_a_trained_run_and_names_a_broken_one() {
         md.contains("`inverted-pendulum__sac__s1` | status is 'failed: test'"),
         "{md}"
     );
-    let o = mpg(&[
-        "report",
-        "--runs",
-        runs.to_str().unwrap(),
-        "--require-complete",
-    ]);
+    let o = mpg_with("report --require-complete", &[("--runs", &runs)]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("inverted-pendulum__sac__s1"),

@@ -2,7 +2,7 @@
 //! written without replacing what is not ours, bounded arguments, refused inputs, and a
 //! property test that no argument makes `mpg` panic, abort or run away with memory.
 
-use super::{golden, mpg, stderr};
+use super::{golden, mpg, mpg_with, stderr};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, symlink};
 use std::path::Path;
@@ -92,18 +92,10 @@ fn an_output_symlink_stays_a_link_and_its_target_is_written() {
     let png = d.path().join("real.png");
     let plink = d.path().join("plot.png");
     symlink(&png, &plink).unwrap();
-    let o = mpg(&[
-        "env",
-        "rollout",
-        "--task",
-        "inverted-pendulum",
-        "--agents",
-        "2",
-        "--steps",
-        "3",
-        "--plot",
-        plink.to_str().unwrap(),
-    ]);
+    let o = mpg_with(
+        "env rollout --task inverted-pendulum --agents 2 --steps 3",
+        &[("--plot", &plink)],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         fs::symlink_metadata(&plink)
@@ -282,63 +274,62 @@ fn size_arguments_are_bounded_and_zero_is_refused() {
     let out = out.to_str().unwrap();
     let missing_run = d.path().join("no-run");
     let missing_run = missing_run.to_str().unwrap();
-    let ip = "inverted-pendulum";
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    // <no-run> and <out> stand for the paths above, passed as single arguments
+    let cases = [
         (
-            vec![
-                "model-error",
-                "--task",
-                ip,
-                "--horizon",
-                "18446744073709551615",
-            ],
+            "model-error --task inverted-pendulum --horizon 18446744073709551615",
             "--horizon 18446744073709551615 is out of range: allowed 1 to 10000",
         ),
         (
-            vec!["model-error", "--task", ip, "--samples", "100000000"],
+            "model-error --task inverted-pendulum --samples 100000000",
             "--samples 100000000 is out of range: allowed 1 to 100000",
         ),
         (
-            vec!["model-error", "--task", ip, "--horizon", "0"],
+            "model-error --task inverted-pendulum --horizon 0",
             "--horizon 0 is out of range",
         ),
         (
-            vec!["eval", "--run", missing_run, "--episodes", "100000000"],
+            "eval --run <no-run> --episodes 100000000",
             "--episodes 100000000 is out of range: allowed 1 to 100000",
         ),
         (
-            vec!["env", "check", "--task", ip, "--samples", "1000000000"],
+            "env check --task inverted-pendulum --samples 1000000000",
             "--samples 1000000000 is out of range: allowed 1 to 1000000",
         ),
         (
-            vec!["env", "check", "--task", ip, "--samples", "0"],
+            "env check --task inverted-pendulum --samples 0",
             "--samples 0 is out of range",
         ),
         (
-            vec!["env", "rollout", "--task", ip, "--agents", "100000000"],
+            "env rollout --task inverted-pendulum --agents 100000000",
             "--agents 100000000 is out of range: allowed 1 to 1000000",
         ),
         (
-            vec!["env", "rollout", "--task", ip, "--steps", "0"],
+            "env rollout --task inverted-pendulum --steps 0",
             "--steps 0 is out of range",
         ),
         (
-            vec!["env", "rollout", "--task", ip, "--steps", "100000000000"],
+            "env rollout --task inverted-pendulum --steps 100000000000",
             "--steps 100000000000 is out of range: allowed 1 to 1000000000",
         ),
         (
-            vec!["env", "rollout", "--task", ip, "--threads", "100000"],
+            "env rollout --task inverted-pendulum --threads 100000",
             "--threads 100000 is out of range: allowed 1 to 256",
         ),
         (
-            vec![
-                "env", "rollout", "--task", ip, "--agents", "1000000", "--steps", "1000",
-                "--output", out,
-            ],
+            "env rollout --task inverted-pendulum --agents 1000000 --steps 1000 --output <out>",
             "at most 10000000 can be written",
         ),
     ];
-    for (args, message) in cases {
+    for (words, message) in cases {
+        let args: Vec<&str> = words
+            .split_whitespace()
+            .map(|w| match w {
+                "<no-run>" => missing_run,
+                "<out>" => out,
+                w => w,
+            })
+            .collect();
         let o = limited(&args, 60);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));

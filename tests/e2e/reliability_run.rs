@@ -36,7 +36,7 @@ fn a_stopped_holder_keeps_its_run_folder() {
         })
         .collect();
     std::fs::write(out.join("lock"), aged).unwrap();
-    let o = train_cmd(&[])
+    let o = train_cmd("")
         .arg("--resume")
         .arg(&out)
         .env("MPG_TEST_STALE_LOCK_S", "0")
@@ -98,7 +98,7 @@ fn a_damaged_checkpoint_falls_back_or_is_refused_by_name() {
     let m = b.len() / 2;
     b[m..m + 64].iter_mut().for_each(|x| *x = 0xff);
     std::fs::write(&replay, b).unwrap();
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("newest checkpoint is damaged"), "{err}");
@@ -114,7 +114,7 @@ fn a_damaged_checkpoint_falls_back_or_is_refused_by_name() {
         std::fs::write(&t, b).unwrap();
     }
     let status = std::fs::read(out.join("status")).unwrap();
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("checkpoint/tensors.pt is damaged"), "{err}");
@@ -170,7 +170,7 @@ fn an_injected_write_failure_at_every_site_fails_cleanly_and_loses_nothing() {
         assert_whole_rows(&out, site);
         // Nothing finished is lost: continue (or, with no config written, start again).
         let again = if out.join("config.toml").exists() {
-            train_cmd(&[]).arg("--resume").arg(&out).output().unwrap()
+            train_cmd("").arg("--resume").arg(&out).output().unwrap()
         } else {
             train_cmd(SMALL).arg("--out").arg(&out).output().unwrap()
         };
@@ -233,30 +233,25 @@ fn resume_refuses_before_writing_and_names_what_it_refuses() {
     let before = snapshot();
     for (args, names) in [
         (
-            vec!["--set", "eval.episodes=3", "--allow-config-change"],
+            "--set eval.episodes=3 --allow-config-change",
             vec!["eval.episodes"],
         ),
         (
-            vec![
-                "--set",
-                "sampling.actor_agents=2",
-                "--set",
-                "sampling.transitions_per_call=64",
-                "--allow-config-change",
-            ],
+            "--set sampling.actor_agents=2 --set sampling.transitions_per_call=64 \
+             --allow-config-change",
             vec!["sampling.actor_agents"],
         ),
         (
-            vec!["--iterations", "30", "--allow-config-change"],
+            "--iterations 30 --allow-config-change",
             vec!["--iterations 30", "below"],
         ),
         (
-            vec!["--set", "eval.interval=25"],
+            "--set eval.interval=25",
             vec!["eval.interval", "--allow-config-change"],
         ),
-        (vec!["--algo", "sac"], vec!["--algo sac", "td3"]),
+        ("--algo sac", vec!["--algo sac", "td3"]),
     ] {
-        let o = train_cmd(&args).arg("--resume").arg(&out).output().unwrap();
+        let o = train_cmd(args).arg("--resume").arg(&out).output().unwrap();
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         for n in names {
@@ -266,10 +261,10 @@ fn resume_refuses_before_writing_and_names_what_it_refuses() {
         assert!(!out.join("lock").exists());
     }
     // finish it, then resuming the finished run changes nothing
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let finished = snapshot();
-    let o = train_cmd(&[]).arg("--resume").arg(&out).output().unwrap();
+    let o = train_cmd("").arg("--resume").arg(&out).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("already finished"), "{}", stderr(&o));
     assert_eq!(snapshot(), finished, "a finished run is left as it was");
@@ -301,47 +296,32 @@ fn config_contradictions_and_range_errors_name_their_source() {
     )
     .unwrap();
     let out = dir.path().join("run");
-    let o = train_cmd(&["--algo", "sac"])
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    // `mpg train` with `words` (and the file above where `config`): refused with exit 2
+    let refused = |words: &str, config: bool| -> String {
+        let mut c = train_cmd(words);
+        if config {
+            c.arg("--config").arg(&cfg);
+        }
+        let o = c.arg("--out").arg(&out).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{words}: {err}");
+        err
+    };
+    let err = refused("--algo sac", true);
     assert!(
         err.contains("--algo sac") && err.contains(&cfg.display().to_string()),
         "{err}"
     );
     assert!(err.contains("\"td3\""), "{err}");
-    let o = train_cmd(&[])
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = refused("", true);
     assert!(
         err.contains(&format!("{}: line 5: eval.episodes", cfg.display())),
         "{err}"
     );
-    let o = train_cmd(&[
-        "--algo",
-        "td3",
-        "--task",
-        "inverted-pendulum",
-        "--set",
-        "eval.interval=0",
-    ])
-    .arg("--out")
-    .arg(&out)
-    .output()
-    .unwrap();
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = refused(
+        "--algo td3 --task inverted-pendulum --set eval.interval=0",
+        false,
+    );
     assert!(
         err.contains("--set eval.interval=0: eval.interval"),
         "{err}"

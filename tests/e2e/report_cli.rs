@@ -1,7 +1,7 @@
 //! `mpg bench` and `mpg report` options that replaced shell scripts (issue 24), and the
 //! report/bench faults of issue 23, as a user meets them.
 
-use super::{mpg, stderr};
+use super::{mpg, mpg_with, stderr};
 use std::process::Command;
 
 /// issue 23: a concurrent bench (here: another profile) on the same --out does not write into
@@ -34,15 +34,7 @@ fn a_bench_writes_nothing_into_a_cell_locked_elsewhere() {
     )
     .unwrap();
     std::fs::write(cell.join("bench-cell.toml"), "# the other bench's cell\n").unwrap();
-    let o = mpg(&[
-        "bench",
-        "--profile",
-        "smoke",
-        "--index",
-        "0",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = mpg_with("bench --profile smoke --index 0", &[("--out", &out)]);
     holder.kill().unwrap();
     holder.wait().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
@@ -66,13 +58,7 @@ fn report_out_inside_a_run_folder_exits_2() {
     std::fs::create_dir_all(&s1).unwrap();
     std::fs::write(s1.join("config.toml"), "seed = 1\n").unwrap();
     for out in [s1.clone(), s1.join("report")] {
-        let o = mpg(&[
-            "report",
-            "--runs",
-            rep.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = mpg_with("report", &[("--runs", &rep), ("--out", &out)]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(
             stderr(&o).contains("inside the run folder") && stderr(&o).contains("s1"),

@@ -20,37 +20,12 @@
 //!
 //! `taskset -c 0 cargo bench -p mpg-algos --bench fast`; one: `… --bench fast -- 'nadp/fast$'`.
 
+mod common;
+
+use common::{config, path_name, process_cpu_time, setup};
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::grads::clip_by_global_norm;
-use mpg_algos::{
-    Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
-};
-use mpg_envs::{Rng, Task};
-use rand::SeedableRng;
-use std::time::Duration;
-
-const BATCH: usize = 256;
-
-/// Networks (in their optimiser), a learner, a batch of real transitions.
-struct Setup {
-    opt: Optimizer,
-    learner: Learner,
-    batch: Batch,
-    iteration: u64,
-    clip: f64,
-}
-
-fn setup(algo: Algo, task: Task, cfg: AlgoConfig) -> Setup {
-    let mut rng = Rng::seed_from_u64(1);
-    let nets = Nets::new(algo, task, cfg.init, cfg.squash, &mut rng);
-    Setup {
-        iteration: cfg.weight_total_ite / 2,
-        clip: cfg.grad_clip,
-        opt: Optimizer::new(nets, &cfg),
-        learner: Learner::new(algo, task, cfg, 3),
-        batch: Batch::random(task, BATCH, 2),
-    }
-}
+use mpg_algos::{Algo, AlgoConfig, CriticChoice, GradPath, GradStats};
+use mpg_envs::Task;
 
 fn pg(c: &mut Criterion) {
     tch::set_num_threads(1);
@@ -116,22 +91,7 @@ fn pg(c: &mut Criterion) {
             format!("policy-step-{threads}t")
         };
         let name = format!("{step}/{task}/mpg-v2-q1/{}", path_name(path));
-        timed(c, &name, &mut || {
-            let mut stats = GradStats::default();
-            let (_, g) = s
-                .learner
-                .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
-            let mut g = g;
-            clip_by_global_norm(&mut g, s.clip);
-            s.opt.policy.apply(&mut s.opt.nets.policy.net, &g);
-        });
-    }
-}
-
-fn path_name(path: GradPath) -> &'static str {
-    match path {
-        GradPath::Fast => "fast",
-        GradPath::Reference => "reference",
+        timed(c, &name, &mut || s.policy_step());
     }
 }
 
@@ -150,23 +110,6 @@ fn timed<T>(c: &mut Criterion, name: &str, f: &mut dyn FnMut() -> T) {
             })
         });
     }
-}
-
-fn process_cpu_time() -> Duration {
-    let ns: u64 = std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task (Linux)")
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .without_plots()
 }
 
 criterion_group! {

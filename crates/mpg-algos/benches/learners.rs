@@ -29,41 +29,13 @@
 //! `cargo bench -p mpg-algos --bench learners` (about 4 minutes on 2 cores); one benchmark:
 //! `cargo bench -p mpg-algos --bench learners -- 'grad/path-tracking/mpg-v2$'`.
 
+mod common;
+
+use common::{Setup, config, path_name, process_cpu_time, setup};
 use criterion::{Criterion, criterion_group, criterion_main};
-use mpg_algos::grads::clip_by_global_norm;
-use mpg_algos::{
-    Algo, AlgoConfig, Batch, CriticChoice, GradPath, GradStats, Learner, Nets, Optimizer,
-};
-use mpg_envs::{Rng, Task};
-use rand::SeedableRng;
+use mpg_algos::{Algo, AlgoConfig, CriticChoice, GradPath};
+use mpg_envs::Task;
 use std::time::{Duration, Instant};
-
-const BATCH: usize = 256;
-
-/// Everything one benchmark needs: the optimiser (owning the networks), a learner, a batch.
-struct Setup {
-    cfg: AlgoConfig,
-    opt: Optimizer,
-    learner: Learner,
-    batch: Batch,
-    /// Mid-schedule iteration of MPG's weights (T/2).
-    iteration: u64,
-}
-
-fn setup(algo: Algo, task: Task, cfg: AlgoConfig) -> Setup {
-    let mut rng = Rng::seed_from_u64(1);
-    let nets = Nets::new(algo, task, cfg.init, cfg.squash, &mut rng);
-    let iteration = cfg.weight_total_ite / 2;
-    let mut opt = Optimizer::new(nets, &cfg);
-    opt.iteration = iteration;
-    Setup {
-        learner: Learner::new(algo, task, cfg.clone(), 2),
-        batch: Batch::random(task, BATCH, 3),
-        opt,
-        iteration,
-        cfg,
-    }
-}
 
 /// What a benchmark's time is: wall-clock (criterion's usual) or the process's CPU time (the
 /// sum over its threads of /proc/self/task/*/schedstat), which other processes competing for
@@ -86,15 +58,6 @@ impl Clock {
 
 thread_local! {
     static START: Instant = Instant::now();
-}
-
-fn process_cpu_time() -> Duration {
-    let ns: u64 = std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task (Linux)")
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -144,12 +107,7 @@ fn bench_policy_step(c: &mut Criterion, name: &str, s: &mut Setup, clock: Clock)
         b.iter_custom(|iters| {
             let t = clock.now();
             for _ in 0..iters {
-                let mut stats = GradStats::default();
-                let (_, mut g) =
-                    s.learner
-                        .policy_grad(&s.opt.nets, &s.batch.obs, s.iteration, &mut stats);
-                clip_by_global_norm(&mut g, s.cfg.grad_clip);
-                s.opt.policy.apply(&mut s.opt.nets.policy.net, &g);
+                s.policy_step();
             }
             clock.now() - t
         })
@@ -170,10 +128,7 @@ fn learners(c: &mut Criterion) {
             for path in [GradPath::Reference, GradPath::Fast] {
                 let mut cfg = AlgoConfig::defaults(algo, task);
                 cfg.path = path;
-                let p = match path {
-                    GradPath::Fast => "fast",
-                    GradPath::Reference => "reference",
-                };
+                let p = path_name(path);
                 let name = format!("grad/{task}/{algo}/{p}");
                 bench_grad(c, &name, &mut setup(algo, task, cfg.clone()), Wall);
                 if cfg.batch_reuse > 1 {
@@ -208,14 +163,6 @@ fn learners(c: &mut Criterion) {
         let name = format!("policy-step-2t/{task}/{algo}-q1");
         bench_policy_step(c, &name, &mut setup(algo, task, q1), Wall);
     });
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .without_plots()
 }
 
 criterion_group! {

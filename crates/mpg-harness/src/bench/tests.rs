@@ -113,40 +113,52 @@ fn include_base_false_keeps_only_variants() {
 
 #[test]
 fn structural_errors_name_the_field_and_the_allowed_values() {
-    let e = err(&format!("iteration = 3\n{BASE}"));
-    assert!(
-        e.contains("unknown field `iteration`") && e.contains("`iterations`"),
-        "{e}"
-    );
-    let e = err(&BASE.replace("[\"td3\", \"mpg-v2\"]", "[\"td3\", \"mpg-v3\"]"));
-    assert!(
-        e.contains("mpg-v3") && e.contains("mpg-v2") && e.contains("sac"),
-        "{e}"
-    );
-    let e = err(&BASE.replace("tasks = [\"path-tracking\", ", "tasks = [\"cartpole\", "));
-    assert!(
-        e.contains("cartpole") && e.contains("inverted-pendulum"),
-        "{e}"
-    );
-    let e = err(&BASE.replace("iterations = 50", ""));
-    assert!(e.contains("missing the key 'iterations'"), "{e}");
-    let e = err(&BASE.replace("seeds = [1, 0]", "seeds = [1, 1]"));
-    assert!(e.contains("seeds: '1' is listed twice"), "{e}");
-    let e = err(&BASE.replace("log.interval = 5", "seed = 5"));
-    assert!(
-        e.contains("key 'seed' cannot be set here") && e.contains("[matrix] seeds"),
-        "{e}"
-    );
-    let e = err(&BASE.replace("log.interval = 5", "threads = 4"));
-    assert!(e.contains("key 'threads' cannot be set here"), "{e}");
-    let e = err(&BASE.replace("name = \"q1\"", "name = \"Q 1\""));
-    assert!(e.contains("variant name 'Q 1'"), "{e}");
-    let e = err(&format!(
-        "{BASE}\n[[variants]]\nname = \"q1\"\nset = {{}}\n"
-    ));
-    assert!(e.contains("variant 'q1' is listed twice"), "{e}");
-    let e = err(&BASE.replace("algos = [\"mpg-v2\"]\nset", "algoz = [\"mpg-v2\"]\nset"));
-    assert!(e.contains("unknown field `algoz`"), "{e}");
+    let variant_twice = format!("{BASE}\n[[variants]]\nname = \"q1\"\nset = {{}}\n");
+    let cases: [(String, &[&str]); 10] = [
+        (
+            format!("iteration = 3\n{BASE}"),
+            &["unknown field `iteration`", "`iterations`"],
+        ),
+        (
+            BASE.replace("[\"td3\", \"mpg-v2\"]", "[\"td3\", \"mpg-v3\"]"),
+            &["mpg-v3", "mpg-v2", "sac"],
+        ),
+        (
+            BASE.replace("tasks = [\"path-tracking\", ", "tasks = [\"cartpole\", "),
+            &["cartpole", "inverted-pendulum"],
+        ),
+        (
+            BASE.replace("iterations = 50", ""),
+            &["missing the key 'iterations'"],
+        ),
+        (
+            BASE.replace("seeds = [1, 0]", "seeds = [1, 1]"),
+            &["seeds: '1' is listed twice"],
+        ),
+        (
+            BASE.replace("log.interval = 5", "seed = 5"),
+            &["key 'seed' cannot be set here", "[matrix] seeds"],
+        ),
+        (
+            BASE.replace("log.interval = 5", "threads = 4"),
+            &["key 'threads' cannot be set here"],
+        ),
+        (
+            BASE.replace("name = \"q1\"", "name = \"Q 1\""),
+            &["variant name 'Q 1'"],
+        ),
+        (variant_twice, &["variant 'q1' is listed twice"]),
+        (
+            BASE.replace("algos = [\"mpg-v2\"]\nset", "algoz = [\"mpg-v2\"]\nset"),
+            &["unknown field `algoz`"],
+        ),
+    ];
+    for (text, wanted) in cases {
+        let e = err(&text);
+        for w in wanted {
+            assert!(e.contains(w), "{w}: {e}");
+        }
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! and staleness logged; interrupt and resume; D11 re-application; the sample-ratio throttle;
 //! its config section. Signals and injected faults are tested through the binary (tests/e2e.rs).
 
-use crate::common::go;
+use crate::common::{self, go};
 use mpg_algos::Algo;
 use mpg_envs::Task;
 use mpg_runner::Outcome;
@@ -10,20 +10,13 @@ use mpg_runner::config::{SampleRatio, TrainerKind};
 use mpg_runner::{RunConfig, RunDir};
 use std::path::Path;
 
-/// A small asynchronous run: two learners, two actors, two buffers, finished in seconds.
+/// A small asynchronous run: two learners, two actors, two buffers, finished in seconds
+/// (`sampling.updates_per_call` is the synchronous trainer's; the actors follow the ratio).
 fn small(algo: Algo, task: Task) -> RunConfig {
-    let mut c = RunConfig::defaults(algo, task);
+    let mut c = common::small(algo, task, 5);
     c.trainer = TrainerKind::Async;
     c.iterations = 40;
-    c.seed = 5;
     c.sampling.replay_start = 128;
-    c.sampling.transitions_per_call = 64;
-    c.eval.interval = 20;
-    c.eval.episodes = 2;
-    c.log.interval = 10;
-    c.log.checkpoint_interval = 20;
-    c.learner.batch_size = 32;
-    c.learner.horizon = 4;
     c.r#async.sample_ratio = SampleRatio::PerUpdate(6.4);
     c
 }

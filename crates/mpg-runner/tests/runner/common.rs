@@ -3,7 +3,7 @@
 
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::{Outcome, Progress, run};
+use mpg_runner::{Outcome, Progress, Silent, run};
 use mpg_runner::{RunConfig, RunDir};
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +50,25 @@ pub fn try_go(
 /// [`try_go`] that must succeed.
 pub fn go(cfg: &RunConfig, dir: &Path, resume: bool, stop_at: Option<u64>) -> Outcome {
     try_go(cfg, dir, resume, stop_at).unwrap()
+}
+
+/// Run (or resume) `cfg` in `dir` to its end, allowing a changed config on resume or not: the
+/// result as `mpg train` gets it.
+pub fn run_in(
+    cfg: &RunConfig,
+    dir: &Path,
+    resume: bool,
+    allow_change: bool,
+) -> anyhow::Result<Outcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    run(
+        cfg,
+        &RunDir::new(dir),
+        resume,
+        allow_change,
+        stop,
+        &mut Silent,
+    )
 }
 
 /// A CSV without its timing columns.

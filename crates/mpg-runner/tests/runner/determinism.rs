@@ -1,12 +1,9 @@
 //! The synchronous trainer is deterministic (D8) and resumes exactly.
 
-use super::common::{self, go, without_timing};
+use super::common::{self, assert_same_csvs, go, run_in, without_timing};
 use mpg_algos::Algo;
 use mpg_envs::Task;
-use mpg_runner::{Outcome, Silent, run};
-use mpg_runner::{RunConfig, RunDir};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use mpg_runner::{Outcome, RunConfig, RunDir};
 
 /// A small but complete run (seed 7): every box exercised in seconds.
 fn small(algo: Algo, task: Task) -> RunConfig {
@@ -21,13 +18,7 @@ fn same_seed_same_csvs_for_every_algorithm() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         go(&cfg, a.path(), false, None);
         go(&cfg, b.path(), false, None);
-        for f in ["eval.csv", "train.csv", "gradients.csv"] {
-            let (x, y) = (
-                without_timing(&a.path().join(f)),
-                without_timing(&b.path().join(f)),
-            );
-            assert_eq!(x, y, "{algo}: {f} differs between two runs of one seed");
-        }
+        assert_same_csvs(a.path(), b.path(), &format!("{algo}: two runs of one seed"));
         let rows = without_timing(&a.path().join("eval.csv"));
         assert_eq!(rows.len(), 1 + 4, "{algo}: evaluations at 0, 20, 40, 60");
         let mut other = cfg.clone();
@@ -60,13 +51,8 @@ fn an_interrupted_run_resumes_to_the_same_csvs() {
         assert!(status.starts_with("interrupted"), "{status}");
         let out = go(&cfg, parts.path(), true, None);
         assert!(matches!(out, Outcome::Finished { .. }));
-        for f in ["eval.csv", "train.csv", "gradients.csv"] {
-            assert_eq!(
-                without_timing(&whole.path().join(f)),
-                without_timing(&parts.path().join(f)),
-                "{algo} {task}: {f} after resume at {stop_at}"
-            );
-        }
+        let label = format!("{algo} {task}: after resume at {stop_at}");
+        assert_same_csvs(whole.path(), parts.path(), &label);
         assert_eq!(RunDir::new(parts.path()).read_status().unwrap(), "finished");
     }
 }
@@ -79,40 +65,15 @@ fn resume_refuses_a_changed_config_and_a_new_run_refuses_an_old_folder() {
     go(&cfg, dir.path(), false, Some(10));
     let mut changed = cfg.clone();
     changed.learner.gamma = 0.9;
-    let stop = Arc::new(AtomicBool::new(false));
-    let e = run(
-        &changed,
-        &RunDir::new(dir.path()),
-        true,
-        false,
-        stop.clone(),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let e = run_in(&changed, dir.path(), true, false).unwrap_err();
     assert!(
         format!("{e:#}").contains("learner.gamma: 0.98 → 0.9"),
         "{e:#}"
     );
-    let e = run(
-        &cfg,
-        &RunDir::new(dir.path()),
-        false,
-        false,
-        stop.clone(),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let e = run_in(&cfg, dir.path(), false, false).unwrap_err();
     assert!(format!("{e:#}").contains("already holds a run"), "{e:#}");
     // allowed explicitly: recorded in provenance.toml
-    run(
-        &changed,
-        &RunDir::new(dir.path()),
-        true,
-        true,
-        stop,
-        &mut Silent,
-    )
-    .unwrap();
+    run_in(&changed, dir.path(), true, true).unwrap();
     let prov = std::fs::read_to_string(dir.path().join("provenance.toml")).unwrap();
     assert!(
         prov.contains("config changed on resume at iteration 10: learner.gamma"),
@@ -129,15 +90,7 @@ fn a_damaged_checkpoint_is_refused_with_the_reason() {
     let replay = dir.path().join("checkpoint/replay.bin");
     let bytes = std::fs::read(&replay).unwrap();
     std::fs::write(&replay, &bytes[..bytes.len() / 2]).unwrap();
-    let e = run(
-        &cfg,
-        &RunDir::new(dir.path()),
-        true,
-        false,
-        Arc::new(AtomicBool::new(false)),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let e = run_in(&cfg, dir.path(), true, false).unwrap_err();
     assert!(format!("{e:#}").contains("replay.bin is"), "{e:#}");
     assert!(format!("{e:#}").contains("truncated"), "{e:#}");
 }
@@ -174,12 +127,7 @@ fn sync_staleness_computes_on_old_parameters_and_resumes_exactly() {
         let out = go(&cfg, parts.path(), false, Some(stop_at));
         assert_eq!(out, Outcome::Interrupted { iteration: stop_at });
         go(&cfg, parts.path(), true, None);
-        for f in ["eval.csv", "train.csv", "gradients.csv"] {
-            assert_eq!(
-                without_timing(&whole.path().join(f)),
-                without_timing(&parts.path().join(f)),
-                "{f} after resume at {stop_at}"
-            );
-        }
+        let label = format!("after resume at {stop_at}");
+        assert_same_csvs(whole.path(), parts.path(), &label);
     }
 }
