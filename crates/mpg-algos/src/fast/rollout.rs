@@ -15,6 +15,7 @@
 use super::FastModel;
 use super::mlp::{FastMlp, MlpCache, ParamGrads};
 use super::pool;
+use std::ops::Range;
 
 /// The loss J and dJ/dθ of the policy, in [`mpg_models::nets::Mlp::params`] order.
 #[derive(Clone, Debug)]
@@ -365,20 +366,14 @@ pub fn policy_grad_threads<M: FastModel>(
     if threads == 1 {
         return policy_grad::<M>(ws, policy, critic, obs, noises, obj);
     }
-    ws.parts.resize_with(threads, Workspace::default);
-    let bounds: Vec<(usize, usize)> = (0..threads)
-        .map(|t| (t * n / threads, (t + 1) * n / threads))
-        .collect();
-    let parts = pool::map_mut(&mut ws.parts[..threads], |t, part| {
-        let (lo, hi) = bounds[t];
-        let obs = &obs[lo * M::OBS..hi * M::OBS];
-        let noises: Vec<Vec<f32>> = noises.iter().map(|e| e[lo..hi].to_vec()).collect();
-        policy_grad::<M>(part, policy, critic, obs, &noises, obj)
+    let parts = on_shares(ws, threads, n, |part, rows| {
+        let obs = &obs[rows.start * M::OBS..rows.end * M::OBS];
+        policy_grad::<M>(part, policy, critic, obs, &noise_rows(noises, rows), obj)
     });
     let mut loss = 0.0;
     let mut grads = policy.zero_grads();
-    for (part, &(lo, hi)) in parts.iter().zip(&bounds) {
-        let w = (hi - lo) as f64 / n as f64;
+    for (part, rows) in &parts {
+        let w = rows.len() as f64 / n as f64;
         loss += w * part.loss;
         for (g, p) in grads.iter_mut().zip(&part.grads) {
             for (g, &p) in g.iter_mut().zip(p) {
@@ -508,16 +503,31 @@ pub fn model_target_threads<M: FastModel>(
     if threads == 1 {
         return model_target::<M>(ws, policy, q, obs, act0, noises, obj);
     }
-    ws.parts.resize_with(threads, Workspace::default);
-    let bounds: Vec<(usize, usize)> = (0..threads)
-        .map(|t| (t * n / threads, (t + 1) * n / threads))
-        .collect();
-    let parts = pool::map_mut(&mut ws.parts[..threads], |t, part| {
-        let (lo, hi) = bounds[t];
-        let obs = &obs[lo * M::OBS..hi * M::OBS];
-        let act0 = &act0[lo * M::ACT..hi * M::ACT];
-        let noises: Vec<Vec<f32>> = noises.iter().map(|e| e[lo..hi].to_vec()).collect();
-        model_target::<M>(part, policy, q, obs, act0, &noises, obj)
+    let parts = on_shares(ws, threads, n, |part, rows| {
+        let obs = &obs[rows.start * M::OBS..rows.end * M::OBS];
+        let act0 = &act0[rows.start * M::ACT..rows.end * M::ACT];
+        model_target::<M>(part, policy, q, obs, act0, &noise_rows(noises, rows), obj)
     });
-    parts.concat()
+    parts.into_iter().flat_map(|(targets, _)| targets).collect()
+}
+
+/// The `n` samples of a batch split into `threads` contiguous shares, `f` run on each share's
+/// rows with a workspace of its own on the [`pool`]: the results in share order, each with its
+/// rows.
+fn on_shares<R: Send>(
+    ws: &mut Workspace,
+    threads: usize,
+    n: usize,
+    f: impl Fn(&mut Workspace, Range<usize>) -> R + Sync,
+) -> Vec<(R, Range<usize>)> {
+    ws.parts.resize_with(threads, Workspace::default);
+    let share = |t: usize| t * n / threads..(t + 1) * n / threads;
+    pool::map_mut(&mut ws.parts[..threads], |t, part| {
+        (f(part, share(t)), share(t))
+    })
+}
+
+/// The model noises of the samples `rows` (one `[B]` vector a step).
+fn noise_rows(noises: &[Vec<f32>], rows: Range<usize>) -> Vec<Vec<f32>> {
+    noises.iter().map(|e| e[rows.clone()].to_vec()).collect()
 }
