@@ -89,7 +89,7 @@ bench-perf-compare REV *ARGS: setup
 bench-all *ARGS: setup
     cargo build --release --quiet
     target/release/mpg bench --profile paper --done results/paper/runs {{ARGS}}
-    target/release/mpg bench --profile paper --collect results/paper/runs
+    target/release/mpg bench --profile paper --collect results/paper/runs --train
     target/release/mpg report --runs results/paper/runs --out results/paper/report --profile paper $([ -f results/paper/notes.md ] && echo --notes results/paper/notes.md) $([ -d results/scaling/runs ] && echo --fig6-runs results/scaling/runs) $([ -d results/quick/runs ] && echo --beside results/quick/runs) --readme README.md
 
 # The first 20 000 updates of the paper's protocol (profile `quick`), then its report in results/quick and README.md's results block
