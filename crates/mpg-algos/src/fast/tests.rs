@@ -7,14 +7,14 @@ use super::{
     Critic, FastModel, Objective, Workspace, model_target, model_target_threads, policy_grad,
     policy_grad_threads,
 };
-use crate::batch::Batch;
+use crate::batch::{Batch, TchBatch};
 use crate::grads::grad_of;
 use crate::mpg::{Returns, mixed_policy_loss};
 use crate::nets::{Nets, TchNets};
 use crate::{Algo, nadp};
 use mpg_envs::{Rng, Task, Termination, make_sim};
 use mpg_models::nets::{Init, Mlp, Policy, Squash, q_value};
-use mpg_models::{ModelNoise, make_model};
+use mpg_models::{ModelNoise, PriorModel, make_model};
 use rand::{Rng as _, SeedableRng};
 use tch::{Kind, Tensor};
 
@@ -362,6 +362,38 @@ fn expm1_neg_matches_libm() {
 
 /// n-step ADP's networks (random biases, so that they matter) and the fast path's objective:
 /// the model return alone, full BPTT, the task's preprocessing (spec §3.7).
+/// What both n-step ADP checks start from: the networks (biases randomised), the objective
+/// (all model, full BPTT), the prior model, a batch of 37 samples (so that 3 threads get
+/// unequal shares) with its observations, and the fast policy and Q1.
+struct NadpCase {
+    rng: Rng,
+    nets: TchNets,
+    obj: Objective<'static>,
+    model: Box<dyn PriorModel>,
+    batch: TchBatch,
+    obs: Vec<f32>,
+    policy: FastMlp,
+    q1: FastMlp,
+}
+
+const NADP_BATCH: usize = 37;
+
+fn nadp_case(task: Task, seed: u64) -> NadpCase {
+    let mut rng = Rng::seed_from_u64(seed);
+    let (nets, obj) = nadp_setup(task, &mut rng);
+    let batch = Batch::random(task, NADP_BATCH, seed).tch();
+    NadpCase {
+        obs: super::values(&batch.obs),
+        policy: FastMlp::from_mlp(&nets.policy.net),
+        q1: FastMlp::from_mlp(&nets.q1),
+        model: make_model(task),
+        rng,
+        nets,
+        obj,
+        batch,
+    }
+}
+
 fn nadp_setup(task: Task, rng: &mut Rng) -> (TchNets, Objective<'static>) {
     let spec = task.spec();
     let nets = Nets::new(Algo::Nadp, task, Init::Orthogonal, true, rng).tch();
@@ -404,14 +436,17 @@ fn noise_draws(
 /// batch), at H = 1 and H = 25.
 fn check_nadp_policy_grad<M: FastModel>(task: Task, seed: u64) {
     let spec = task.spec();
-    let mut rng = Rng::seed_from_u64(seed);
-    let (nets, obj) = nadp_setup(task, &mut rng);
-    let model = make_model(task);
-    let n = 37;
-    let batch = Batch::random(task, n, seed).tch();
-    let obs = super::values(&batch.obs);
-    let policy = FastMlp::from_mlp(&nets.policy.net);
-    let q1 = FastMlp::from_mlp(&nets.q1);
+    let NadpCase {
+        mut rng,
+        nets,
+        obj,
+        model,
+        batch,
+        obs,
+        policy,
+        q1,
+    } = nadp_case(task, seed);
+    let n = NADP_BATCH;
     let critic = Critic { q1: &q1, q2: None };
     let mut ws = Workspace::default();
     for horizon in [1, 25] {
@@ -457,15 +492,19 @@ fn nadp_policy_grad_equals_bptt_autograd() {
 /// H = 25; and a workspace used by the policy gradient in between gives the same targets.
 fn check_nadp_target<M: FastModel>(task: Task, seed: u64) {
     let spec = task.spec();
-    let mut rng = Rng::seed_from_u64(seed);
-    let (nets, obj) = nadp_setup(task, &mut rng);
-    let model = make_model(task);
-    let n = 37;
-    let batch = Batch::random(task, n, seed).tch();
-    let (obs, act) = (super::values(&batch.obs), super::values(&batch.act));
-    let policy = FastMlp::from_mlp(&nets.policy.net);
+    let NadpCase {
+        mut rng,
+        nets,
+        obj,
+        model,
+        batch,
+        obs,
+        policy,
+        q1,
+    } = nadp_case(task, seed);
+    let n = NADP_BATCH;
+    let act = super::values(&batch.act);
     let q1_targ = FastMlp::from_mlp(&nets.q1_targ);
-    let q1 = FastMlp::from_mlp(&nets.q1);
     let mut ws = Workspace::default();
     for horizon in [1, 25] {
         let (noises, noise_values) = noise_draws(task, &mut rng, n, horizon);
