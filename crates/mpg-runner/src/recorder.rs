@@ -8,11 +8,26 @@ use crate::config::RunConfig;
 use crate::evaluator::Evaluation;
 use crate::log::{GradientLog, Interval, append_eval};
 use crate::run_dir::{RunDir, Status, file_len};
-use crate::trainer::Outcome;
 use anyhow::Result;
 use mpg_algos::{ApplyStats, GradStats, Optimizer};
 use mpg_envs::{Rng, SimState};
 use std::time::Instant;
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Finished {
+        last: Option<Evaluation>,
+    },
+    /// Stopped by a signal after checkpointing at `iteration`.
+    Interrupted {
+        iteration: u64,
+    },
+    /// `--resume` of a run that had already finished its `iteration`s: nothing was changed.
+    AlreadyFinished {
+        iteration: u64,
+    },
+}
 
 /// What a checkpoint holds beyond the recorder's own counters.
 pub struct CheckpointState<'a> {

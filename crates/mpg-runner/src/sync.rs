@@ -190,7 +190,7 @@ impl State {
     }
 }
 
-/// Train in the accepted `start` (crate::trainer::run_session): build, load its checkpoint,
+/// Train in the accepted `start` (crate::launch::run_session): build, load its checkpoint,
 /// then go. `stop` is polled after every iteration.
 pub(crate) fn train(
     cfg: &RunConfig,

@@ -1,34 +1,16 @@
-//! What the two trainers share: the start of a run (its folder, its lock and the resume check,
-//! docs/reliability.md) before the trainer its config names ([`crate::sync`] or
-//! [`crate::async_trainer`]) takes over, how a run ends ([`Outcome`]), the progress it reports,
-//! the seeds of its generators and its simulators.
+//! What the two trainers ([`crate::sync`], [`crate::async_trainer`]) share: the accepted start
+//! they are handed ([`Start`], made by [`crate::launch`]), the progress they report, the seeds
+//! of their generators, their simulators and the evaluator.
 
-use crate::config::{EvalReset, RunConfig, TrainerKind};
+use crate::config::{EvalReset, RunConfig};
 use crate::evaluator::{Evaluation, Evaluator};
+pub use crate::recorder::Outcome;
 use crate::recorder::record_outcome;
 use crate::resume::{self, Accepted, Session};
 use crate::run_dir::{RunDir, RunLock, Status};
 use anyhow::Result;
 use mpg_envs::pendulum::Pendulum;
 use mpg_envs::{Sim, Task, VecSim, make_sim};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
-    Finished {
-        last: Option<Evaluation>,
-    },
-    /// Stopped by a signal after checkpointing at `iteration`.
-    Interrupted {
-        iteration: u64,
-    },
-    /// `--resume` of a run that had already finished its `iteration`s: nothing was changed.
-    AlreadyFinished {
-        iteration: u64,
-    },
-}
 
 /// Progress reported to the caller after each iteration and evaluation (the CLI's bar).
 pub trait Progress {
@@ -40,50 +22,6 @@ pub trait Progress {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// Start a new run in `dir` (which must not hold one) or continue the one there (`resume`),
-/// with the trainer `cfg.trainer` names. `stop` (set by SIGINT/SIGTERM) makes the run
-/// checkpoint and return [`Outcome::Interrupted`].
-pub fn run(
-    cfg: &RunConfig,
-    dir: &RunDir,
-    resume: bool,
-    allow_config_change: bool,
-    stop: Arc<AtomicBool>,
-    progress: &mut dyn Progress,
-) -> Result<Outcome> {
-    let session = Session::without_provenance(resume, allow_config_change);
-    run_session(cfg, dir, &session, stop, progress)
-}
-
-/// [`run`], with the session's provenance text written once the start is accepted.
-pub fn run_session(
-    cfg: &RunConfig,
-    dir: &RunDir,
-    session: &Session,
-    stop: Arc<AtomicBool>,
-    progress: &mut dyn Progress,
-) -> Result<Outcome> {
-    dir.prepare()?;
-    let lock = RunLock::acquire(dir)?;
-    // Everything is checked and loaded before anything is written (docs/reliability.md).
-    let accepted = resume::check(dir, cfg, session)?;
-    if accepted.finished {
-        return Ok(Outcome::AlreadyFinished {
-            iteration: cfg.iterations,
-        });
-    }
-    let start = Start {
-        dir,
-        session,
-        accepted,
-        lock,
-    };
-    match cfg.trainer {
-        TrainerKind::Sync => crate::sync::train(cfg, start, stop, progress),
-        TrainerKind::Async => crate::async_trainer::train(cfg, start, stop, progress),
-    }
-}
-
 /// An accepted start, handed to a trainer: it builds its components and loads the checkpoint
 /// (writing nothing, so a refusal leaves the folder as it was), then [`Start::go`]es.
 pub(crate) struct Start<'a> {
@@ -93,7 +31,22 @@ pub(crate) struct Start<'a> {
     lock: RunLock,
 }
 
-impl Start<'_> {
+impl<'a> Start<'a> {
+    /// The start of a run whose folder `lock` holds and whose check `accepted` passed.
+    pub(crate) fn new(
+        dir: &'a RunDir,
+        session: &'a Session,
+        accepted: Accepted,
+        lock: RunLock,
+    ) -> Self {
+        Start {
+            dir,
+            session,
+            accepted,
+            lock,
+        }
+    }
+
     /// Write what the accepted start writes (config, provenance, the CSVs cut back to the
     /// checkpoint, `status: running`), train, and record how the run ended in `status`.
     pub fn go(

@@ -310,7 +310,7 @@ fn install_panic_recorder() {
     });
 }
 
-/// Train in the accepted `start` (crate::trainer::run_session): build, load its checkpoint,
+/// Train in the accepted `start` (crate::launch::run_session): build, load its checkpoint,
 /// then start every thread.
 pub(crate) fn train(
     cfg: &RunConfig,
