@@ -523,7 +523,8 @@ fn on_shares<R: Send>(
     ws.parts.resize_with(threads, Workspace::default);
     let share = |t: usize| t * n / threads..(t + 1) * n / threads;
     pool::map_mut(&mut ws.parts[..threads], |t, part| {
-        (f(part, share(t)), share(t))
+        let rows = share(t);
+        (f(part, rows.clone()), rows)
     })
 }
 

@@ -4,8 +4,7 @@ use super::mlp::FastMlp;
 use super::path_model::PathModel;
 use super::pendulum_model::PendulumModel;
 use super::{
-    Critic, FastModel, Objective, Workspace, model_target, model_target_threads, policy_grad,
-    policy_grad_threads,
+    Critic, FastModel, Objective, Workspace, model_target_threads, policy_grad, policy_grad_threads,
 };
 use crate::batch::{Batch, TchBatch};
 use crate::grads::grad_of;
@@ -360,8 +359,6 @@ fn expm1_neg_matches_libm() {
     assert_eq!(super::mlp::expm1_neg(0.0), 0.0);
 }
 
-/// n-step ADP's networks (random biases, so that they matter) and the fast path's objective:
-/// the model return alone, full BPTT, the task's preprocessing (spec §3.7).
 /// What both n-step ADP checks start from: the networks (biases randomised), the objective
 /// (all model, full BPTT), the prior model, a batch of 37 samples (so that 3 threads get
 /// unequal shares) with its observations, and the fast policy and Q1.
@@ -394,6 +391,8 @@ fn nadp_case(task: Task, seed: u64) -> NadpCase {
     }
 }
 
+/// n-step ADP's networks (random biases, so that they matter) and the fast path's objective:
+/// the model return alone, full BPTT, the task's preprocessing (spec §3.7).
 fn nadp_setup(task: Task, rng: &mut Rng) -> (TchNets, Objective<'static>) {
     let spec = task.spec();
     let nets = Nets::new(Algo::Nadp, task, Init::Orthogonal, true, rng).tch();
@@ -436,33 +435,27 @@ fn noise_draws(
 /// batch), at H = 1 and H = 25.
 fn check_nadp_policy_grad<M: FastModel>(task: Task, seed: u64) {
     let spec = task.spec();
-    let NadpCase {
-        mut rng,
-        nets,
-        obj,
-        model,
-        batch,
-        obs,
-        policy,
-        q1,
-    } = nadp_case(task, seed);
-    let n = NADP_BATCH;
-    let critic = Critic { q1: &q1, q2: None };
+    let mut c = nadp_case(task, seed);
+    let critic = Critic {
+        q1: &c.q1,
+        q2: None,
+    };
     let mut ws = Workspace::default();
     for horizon in [1, 25] {
-        let (noises, noise_values) = noise_draws(task, &mut rng, n, horizon);
-        let loss = nadp::bptt_policy_loss(model.as_ref(), &nets, &batch.obs, &noises, 0.98, spec);
-        let want = grad_of(&loss, &nets.policy.net.params());
+        let (noises, noise_values) = noise_draws(task, &mut c.rng, NADP_BATCH, horizon);
+        let loss =
+            nadp::bptt_policy_loss(c.model.as_ref(), &c.nets, &c.batch.obs, &noises, 0.98, spec);
+        let want = grad_of(&loss, &c.nets.policy.net.params());
         let want_loss = f64::try_from(&loss).unwrap();
         for threads in [1, 3] {
             let got = policy_grad_threads::<M>(
                 &mut ws,
                 threads,
-                &policy,
+                &c.policy,
                 critic,
-                &obs,
+                &c.obs,
                 &noise_values,
-                &obj,
+                &c.obj,
             );
             assert!(
                 (got.loss - want_loss).abs() <= 1e-5 * want_loss.abs(),
@@ -492,43 +485,41 @@ fn nadp_policy_grad_equals_bptt_autograd() {
 /// H = 25; and a workspace used by the policy gradient in between gives the same targets.
 fn check_nadp_target<M: FastModel>(task: Task, seed: u64) {
     let spec = task.spec();
-    let NadpCase {
-        mut rng,
-        nets,
-        obj,
-        model,
-        batch,
-        obs,
-        policy,
-        q1,
-    } = nadp_case(task, seed);
-    let n = NADP_BATCH;
-    let act = super::values(&batch.act);
-    let q1_targ = FastMlp::from_mlp(&nets.q1_targ);
+    let mut c = nadp_case(task, seed);
+    let act = super::values(&c.batch.act);
+    let q1_targ = FastMlp::from_mlp(&c.nets.q1_targ);
     let mut ws = Workspace::default();
     for horizon in [1, 25] {
-        let (noises, noise_values) = noise_draws(task, &mut rng, n, horizon);
-        let want = nadp::model_nstep_target(model.as_ref(), &nets, &batch, &noises, 0.98, spec);
-        let one = model_target::<M>(&mut ws, &policy, &q1_targ, &obs, &act, &noise_values, &obj);
+        let (noises, noise_values) = noise_draws(task, &mut c.rng, NADP_BATCH, horizon);
+        let want =
+            nadp::model_nstep_target(c.model.as_ref(), &c.nets, &c.batch, &noises, 0.98, spec);
+        // 1 thread is `model_target` itself; 3 split the batch into unequal shares.
+        let target = |ws: &mut Workspace, threads| {
+            model_target_threads::<M>(
+                ws,
+                threads,
+                &c.policy,
+                &q1_targ,
+                &c.obs,
+                &act,
+                &noise_values,
+                &c.obj,
+            )
+        };
+        let one = target(&mut ws, 1);
         let e = rel_err(&to_f64(&one), &want);
         eprintln!("{task} H {horizon}: target {e:.2e}");
         assert!(e <= 1e-5, "{task} H {horizon}: target {e:e}");
-        let split = model_target_threads::<M>(
-            &mut ws,
-            3,
-            &policy,
-            &q1_targ,
-            &obs,
-            &act,
-            &noise_values,
-            &obj,
-        );
+        let split = target(&mut ws, 3);
         let e = rel_err(&to_f64(&split), &want);
         assert!(e <= 1e-5, "{task} H {horizon}, 3 threads: target {e:e}");
         // The policy gradient's caches in the same workspace leave the target unchanged.
-        let critic = Critic { q1: &q1, q2: None };
-        policy_grad::<M>(&mut ws, &policy, critic, &obs, &noise_values, &obj);
-        let again = model_target::<M>(&mut ws, &policy, &q1_targ, &obs, &act, &noise_values, &obj);
+        let critic = Critic {
+            q1: &c.q1,
+            q2: None,
+        };
+        policy_grad::<M>(&mut ws, &c.policy, critic, &c.obs, &noise_values, &c.obj);
+        let again = target(&mut ws, 1);
         assert_eq!(one, again, "{task} H {horizon}: a reused workspace");
     }
 }
